@@ -1,0 +1,163 @@
+// OrSet<T>: an add-wins observed-remove set on a dot kernel (Almeida, Shoker,
+// Baquero, "Delta state replicated data types"). Every add tags the element
+// with a fresh dot; a remove deletes the dots it observed. An add concurrent
+// with a remove carries a dot the remove never saw, so the add survives.
+//
+// There are no element tombstones: the causal context remembers which dots
+// were seen, and a remove delta is nothing but that context. Dots here are
+// per set (replica, n-th add of that replica to this set), so each set's
+// context stays a compact version vector.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <unordered_map>
+#include <vector>
+
+#include "crdt/dot_context.hpp"
+
+namespace meridian::crdt {
+
+template <class T>
+class OrSet {
+public:
+    using Dots = std::vector<Dot>;  // the dots supporting one element (usually one)
+
+    OrSet() = default;
+    OrSet(const OrSet& other) : entries_(other.entries_), context_(other.context_) { reindex(); }
+    OrSet(OrSet&&) noexcept = default;
+    OrSet& operator=(const OrSet& other) {
+        if (this != &other) {
+            entries_ = other.entries_;
+            context_ = other.context_;
+            reindex();
+        }
+        return *this;
+    }
+    OrSet& operator=(OrSet&&) noexcept = default;
+
+    // Adds `element` as `replica`; re-adding replaces the dots it had.
+    OrSet add(ReplicaId replica, const T& element) {
+        OrSet delta;
+        const Dot dot = context_.make_dot(replica);
+        auto it = entries_.find(element);
+        if (it != entries_.end()) {
+            for (const Dot& old : it->second) {
+                delta.context_.insert(old);
+                by_dot_.erase(old);
+            }
+            it->second.assign(1, dot);
+        } else {
+            it = entries_.emplace(element, Dots{dot}).first;
+        }
+        by_dot_.emplace(dot, &it->first);
+        delta.context_.insert(dot);
+        delta.context_.compact();
+        delta.insert_dot(element, dot);
+        return delta;
+    }
+
+    // Removes `element` if present; the delta is the dots that were observed.
+    OrSet remove(const T& element) {
+        OrSet delta;
+        if (auto it = entries_.find(element); it != entries_.end()) {
+            for (const Dot& old : it->second) delta.context_.insert(old);
+            drop_element(it);
+        }
+        delta.context_.compact();
+        return delta;
+    }
+
+    // Removes every observed element (DEL): adds concurrent with it survive.
+    OrSet clear() {
+        OrSet delta;
+        for (const auto& [element, dots] : entries_)
+            for (const Dot& old : dots) delta.context_.insert(old);
+        entries_.clear();
+        by_dot_.clear();
+        delta.context_.compact();
+        return delta;
+    }
+
+    void join(const OrSet& other) {
+        // Drop our dots that the other side has seen but no longer holds,
+        // scanning whichever of the two is smaller: a remove delta's context
+        // is tiny next to a large set.
+        std::vector<Dot> removed;
+        auto consider = [&](const Dot& dot) {
+            if (other.context_.contains(dot) && !other.by_dot_.contains(dot)) removed.push_back(dot);
+        };
+        if (other.context_.dot_count() < by_dot_.size()) {
+            other.context_.for_each_dot([&](const Dot& dot) {
+                if (by_dot_.contains(dot)) consider(dot);
+            });
+        } else {
+            for (const auto& [dot, element] : by_dot_) consider(dot);
+        }
+        for (const Dot& dot : removed) drop_dot(dot);
+
+        // Take the other side's dots that we have never seen.
+        for (const auto& [element, dots] : other.entries_)
+            for (const Dot& dot : dots)
+                if (!context_.contains(dot)) insert_dot(element, dot);
+
+        context_.join(other.context_);
+    }
+
+    bool contains(const T& element) const { return entries_.contains(element); }
+    std::size_t size() const { return entries_.size(); }
+    bool empty() const { return entries_.empty(); }
+    // The members, in order.
+    std::vector<T> value() const {
+        std::vector<T> members;
+        members.reserve(entries_.size());
+        for (const auto& [element, dots] : entries_) members.push_back(element);
+        return members;
+    }
+    const std::map<T, Dots>& entries() const { return entries_; }
+    const DotContext& context() const { return context_; }
+
+    friend bool operator==(const OrSet& a, const OrSet& b) {
+        return a.entries_ == b.entries_ && a.context_ == b.context_;
+    }
+
+    template <class Archive, class U>
+    friend void serialize(Archive& archive, OrSet<U>& set);
+
+private:
+    void insert_dot(const T& element, const Dot& dot) {
+        auto it = entries_.try_emplace(element).first;
+        it->second.push_back(dot);
+        std::sort(it->second.begin(), it->second.end());
+        by_dot_.emplace(dot, &it->first);
+    }
+
+    void drop_dot(const Dot& dot) {
+        auto found = by_dot_.find(dot);
+        if (found == by_dot_.end()) return;
+        auto it = entries_.find(*found->second);
+        by_dot_.erase(found);
+        std::erase(it->second, dot);
+        if (it->second.empty()) entries_.erase(it);
+    }
+
+    void drop_element(typename std::map<T, Dots>::iterator it) {
+        for (const Dot& dot : it->second) by_dot_.erase(dot);
+        entries_.erase(it);
+    }
+
+    void reindex() {
+        by_dot_.clear();
+        for (const auto& [element, dots] : entries_)
+            for (const Dot& dot : dots) by_dot_.emplace(dot, &element);
+    }
+
+    std::map<T, Dots> entries_;
+    DotContext context_;
+    // Which element each dot supports; points at keys of entries_, whose nodes
+    // never move, so the index survives moves but is rebuilt on copy.
+    std::unordered_map<Dot, const T*> by_dot_;
+};
+
+}  // namespace meridian::crdt

@@ -1,0 +1,175 @@
+// cereal serialization of the CRDT types, kept apart so the types stay
+// readable. Loading validates what the types rely on (sorted, unique entries)
+// and throws DecodeError otherwise; encode()/decode() use the compact archive
+// and turn any decoding failure into an error value.
+#pragma once
+
+#include <algorithm>
+#include <cereal/types/map.hpp>
+#include <cereal/types/optional.hpp>
+#include <cereal/types/set.hpp>
+#include <cereal/types/string.hpp>
+#include <cereal/types/variant.hpp>
+#include <cereal/types/vector.hpp>
+#include <string>
+#include <string_view>
+
+#include "crdt/compact_archive.hpp"
+#include "crdt/expected.hpp"
+#include "crdt/value.hpp"
+
+namespace meridian::crdt {
+
+namespace detail {
+
+template <class Range, class Key>
+void require_strictly_sorted(const Range& range, Key key, const char* what) {
+    auto it = std::adjacent_find(range.begin(), range.end(),
+                                 [&](const auto& a, const auto& b) { return !(key(a) < key(b)); });
+    if (it != range.end()) throw DecodeError(std::string(what) + " not sorted or has duplicates");
+}
+
+}  // namespace detail
+
+template <class Archive>
+void serialize(Archive& ar, ReplicaId& r) {
+    ar(r.region, r.epoch);
+}
+
+template <class Archive>
+void serialize(Archive& ar, Dot& d) {
+    ar(d.replica, d.seq);
+}
+
+template <class Archive>
+void save(Archive& ar, const Hlc& h) {
+    ar(h.packed());
+}
+
+template <class Archive>
+void load(Archive& ar, Hlc& h) {
+    std::uint64_t packed = 0;
+    ar(packed);
+    h = Hlc::from_packed(packed);
+}
+
+template <class Archive>
+void serialize(Archive& ar, VersionVector::Entry& e) {
+    ar(e.replica, e.seq);
+}
+
+template <class Archive>
+void serialize(Archive& ar, VersionVector& vv) {
+    ar(vv.entries_);
+    if constexpr (Archive::is_loading::value) {
+        detail::require_strictly_sorted(vv.entries_, [](const auto& e) { return e.replica; },
+                                        "version vector");
+        if (std::any_of(vv.entries_.begin(), vv.entries_.end(), [](auto& e) { return e.seq == 0; }))
+            throw DecodeError("version vector holds a zero entry");
+    }
+}
+
+template <class Archive>
+void serialize(Archive& ar, DotContext& c) {
+    ar(c.prefix_, c.cloud_);
+    if constexpr (Archive::is_loading::value) c.compact();
+}
+
+template <class Archive, class U>
+void serialize(Archive& ar, LwwRegister<U>& reg) {
+    ar(reg.written_);
+    if (reg.written_) ar(reg.stamp_.time, reg.stamp_.writer, reg.value_);
+}
+
+template <class Archive>
+void serialize(Archive& ar, PnCounter::Entry& e) {
+    ar(e.replica, e.increments, e.decrements);
+}
+
+template <class Archive>
+void serialize(Archive& ar, PnCounter& c) {
+    ar(c.entries_, c.baselines_);
+    if constexpr (Archive::is_loading::value) {
+        auto by_replica = [](const auto& e) { return e.replica; };
+        detail::require_strictly_sorted(c.entries_, by_replica, "counter entries");
+        detail::require_strictly_sorted(c.baselines_, by_replica, "counter baselines");
+    }
+}
+
+template <class Archive, class U>
+void serialize(Archive& ar, OrSet<U>& set) {
+    ar(set.entries_, set.context_);
+    if constexpr (Archive::is_loading::value) {
+        for (auto& [element, dots] : set.entries_) {
+            if (dots.empty()) throw DecodeError("set element without a dot");
+            detail::require_strictly_sorted(dots, [](const Dot& d) { return d; }, "element dots");
+            for (const Dot& d : dots)
+                if (!set.context_.contains(d)) throw DecodeError("set dot outside its context");
+        }
+        set.reindex();
+        if (set.by_dot_.size() != [&] {
+                std::size_t n = 0;
+                for (auto& [element, dots] : set.entries_) n += dots.size();
+                return n;
+            }())
+            throw DecodeError("a dot supports two set elements");
+    }
+}
+
+template <class Archive>
+void serialize(Archive& ar, BoundedCounter::Entry& e) {
+    ar(e.replica, e.increments, e.decrements);
+}
+
+template <class Archive>
+void serialize(Archive& ar, BoundedCounter::Transfer& t) {
+    ar(t.from, t.to, t.amount);
+}
+
+template <class Archive>
+void serialize(Archive& ar, BoundedCounter& c) {
+    ar(c.entries_, c.transfers_);
+    if constexpr (Archive::is_loading::value) {
+        detail::require_strictly_sorted(c.entries_, [](const auto& e) { return e.replica; },
+                                        "bounded counter entries");
+        detail::require_strictly_sorted(
+            c.transfers_, [](const auto& t) { return std::pair(t.from, t.to); }, "transfers");
+    }
+}
+
+template <class Archive>
+void serialize(Archive& ar, Value& v) {
+    ar(v.state_);
+}
+
+// Encodes `value` with the compact archive, appending to `out`.
+template <class T>
+void encode_to(std::string& out, const T& value) {
+    CompactOutputArchive ar(out);
+    ar(value);
+}
+
+template <class T>
+std::string encode(const T& value) {
+    std::string out;
+    encode_to(out, value);
+    return out;
+}
+
+// Decodes a whole buffer; trailing bytes are an error.
+template <class T>
+Expected<T, std::string> decode(std::string_view bytes) {
+    try {
+        CompactInputArchive ar(bytes);
+        T value;
+        ar(value);
+        if (ar.remaining() != 0) return unexpected(std::string("trailing bytes after value"));
+        return value;
+    } catch (const cereal::Exception& e) {
+        return unexpected(std::string(e.what()));
+    } catch (const std::length_error& e) {
+        return unexpected(std::string(e.what()));
+    }
+}
+
+}  // namespace meridian::crdt

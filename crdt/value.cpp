@@ -1,0 +1,46 @@
+#include "crdt/value.hpp"
+
+namespace meridian::crdt {
+
+std::string_view name_of(ValueType type) {
+    switch (type) {
+        case ValueType::lww: return "lww";
+        case ValueType::counter: return "counter";
+        case ValueType::set: return "set";
+        case ValueType::bounded_counter: return "bounded_counter";
+    }
+    return "unknown";
+}
+
+Value Value::empty(ValueType type) {
+    switch (type) {
+        case ValueType::lww: return Value(Register{});
+        case ValueType::counter: return Value(PnCounter{});
+        case ValueType::set: return Value(StringSet{});
+        case ValueType::bounded_counter: return Value(BoundedCounter{});
+    }
+    return Value{};
+}
+
+Expected<void, Error> Value::join(const Value& other) {
+    if (state_.index() != other.state_.index()) return unexpected(Error::type_mismatch);
+    std::visit(
+        [&](auto& mine) {
+            using T = std::decay_t<decltype(mine)>;
+            mine.join(std::get<T>(other.state_));
+        },
+        state_);
+    return {};
+}
+
+bool Value::exists() const {
+    struct Visible {
+        bool operator()(const Register& r) const { return r.value().has_value(); }
+        bool operator()(const PnCounter& c) const { return c.has_contributions(); }
+        bool operator()(const StringSet& s) const { return !s.empty(); }
+        bool operator()(const BoundedCounter& b) const { return b.written(); }
+    };
+    return std::visit(Visible{}, state_);
+}
+
+}  // namespace meridian::crdt
