@@ -43,9 +43,7 @@ Expected<BoundedCounter, Error> BoundedCounter::decrement(ReplicaId replica, std
     if (updated.decrements > uint64_max - amount) return unexpected(Error::overflow);
     updated.decrements += amount;
     detail::entry_for(entries_, replica) = updated;
-    BoundedCounter delta;
-    delta.entries_.push_back(updated);
-    return delta;
+    return *this;
 }
 
 Expected<BoundedCounter, Error> BoundedCounter::transfer(ReplicaId from, ReplicaId to,
@@ -57,11 +55,8 @@ Expected<BoundedCounter, Error> BoundedCounter::transfer(ReplicaId from, Replica
     for (const auto& existing : transfers_)
         if (existing.from == from && existing.to == to && existing.amount > uint64_max - amount)
             return unexpected(Error::overflow);
-    Transfer& t = transfer_entry(from, to);
-    t.amount += amount;
-    BoundedCounter delta;
-    delta.transfers_.push_back(t);
-    return delta;
+    transfer_entry(from, to).amount += amount;
+    return *this;
 }
 
 void BoundedCounter::join(const BoundedCounter& other) {

@@ -10,6 +10,13 @@
 // deltas can take the value below the floor: each replica only ever spends
 // rights it can see it holds, and what it cannot see yet only adds rights.
 //
+// The delta of a decrement or a transfer is the replica's whole state (a few
+// entries per replica), not only the entry it changed: that way whoever
+// joins it also holds the increments and transfers that justified the
+// spending, and no replica's view can fall below the floor even when deltas
+// arrive out of causal order (a decrement seen before the transfer that
+// allowed it). An increment needs no justification, so its delta is its entry.
+//
 // Floor: a new counter is 0. For a floor below 0 (an overdraft), the initial
 // rights -min belong to one designated replica (`holder`), which every
 // replica must agree on; the node layer uses the lowest region of the cluster
@@ -54,10 +61,12 @@ public:
     // Increments by `amount`, creating as many rights at `replica`.
     Expected<BoundedCounter, Error> increment(ReplicaId replica, std::uint64_t amount);
     // Decrements by `amount` if `replica` holds that many rights; otherwise
-    // refuses with Error::insufficient_rights and changes nothing.
+    // refuses with Error::insufficient_rights and changes nothing. The delta
+    // is the whole state (see above).
     Expected<BoundedCounter, Error> decrement(ReplicaId replica, std::uint64_t amount,
                                               const Floor& floor);
-    // Moves `amount` of the rights `from` holds to `to`.
+    // Moves `amount` of the rights `from` holds to `to`; the delta is the
+    // whole state (see above).
     Expected<BoundedCounter, Error> transfer(ReplicaId from, ReplicaId to, std::uint64_t amount,
                                              const Floor& floor);
 
