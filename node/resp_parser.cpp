@@ -1,7 +1,7 @@
 #include "node/resp_parser.hpp"
 
 #include <algorithm>
-#include <charconv>
+#include <cstdint>
 #include <cstring>
 #include <utility>
 
@@ -26,12 +26,22 @@ bool parse_number(std::string_view line, std::int64_t& out) {
         out = 0;
         return true;
     }
-    std::size_t first_digit = !line.empty() && line[0] == '-' ? 1 : 0;
-    if (line.size() <= first_digit || line[first_digit] < '1' || line[first_digit] > '9') {
-        return false;
+    const bool negative = !line.empty() && line[0] == '-';
+    if (negative) line.remove_prefix(1);
+    if (line.empty() || line[0] < '1' || line[0] > '9') return false;
+    // The caller bounds the line to 20 characters, but 20 digits can still overflow.
+    std::uint64_t magnitude = 0;
+    for (const char c : line) {
+        if (c < '0' || c > '9') return false;
+        const auto digit = static_cast<std::uint64_t>(c - '0');
+        if (magnitude > (UINT64_MAX - digit) / 10) return false;
+        magnitude = magnitude * 10 + digit;
     }
-    auto [end, ec] = std::from_chars(line.data(), line.data() + line.size(), out);
-    return ec == std::errc() && end == line.data() + line.size();
+    constexpr auto kMax = static_cast<std::uint64_t>(INT64_MAX);
+    if (magnitude > kMax + (negative ? 1 : 0)) return false;
+    out =
+        negative ? static_cast<std::int64_t>(0 - magnitude) : static_cast<std::int64_t>(magnitude);
+    return true;
 }
 
 // C isspace() in the "C" locale, which sdssplitargs uses to skip blanks.
@@ -250,8 +260,19 @@ RespParser::Step RespParser::parse(std::string_view input) {
                            " exceeds max_bulk_bytes (" + std::to_string(limits_.max_bulk_bytes) +
                            ")");
                 }
+                const std::size_t arrived = input.size() - pos;
+                if (!discarding_ && arrived >= payload_left_ + 2 &&
+                    input[pos + payload_left_] == '\r' && input[pos + payload_left_ + 1] == '\n') {
+                    // The common case, the whole argument already here: one copy, no states.
+                    args_.emplace_back(input.data() + pos, payload_left_);
+                    pos += payload_left_ + 2;
+                    if (--args_left_ > 0) {
+                        state_ = State::bulk_header;
+                        break;
+                    }
+                    return completed();
+                }
                 if (!discarding_) {
-                    const std::size_t arrived = input.size() - pos;
                     args_.emplace_back().reserve(
                         std::min<std::uint64_t>(payload_left_, arrived + kReserveSlack));
                 }
