@@ -198,7 +198,6 @@ RespParser::Step RespParser::parse(std::string_view input) {
                 const bool balanced = split_inline(line, args_);
                 line_.clear();
                 if (!balanced) {
-                    args_.clear();
                     fail("ERR Protocol error: unbalanced quotes in request");
                     return failed();
                 }
@@ -346,15 +345,13 @@ void RespParser::check_inline_limits() {
     if (args_.size() > limits_.max_args) {
         exceed("ERR too many arguments: " + std::to_string(args_.size()) + " exceeds max_args (" +
                std::to_string(limits_.max_args) + ")");
-        args_.clear();
         return;
     }
     for (const std::string& arg : args_) {
         if (arg.size() > limits_.max_bulk_bytes) {
             exceed("ERR bulk length " + std::to_string(arg.size()) + " exceeds max_bulk_bytes (" +
                    std::to_string(limits_.max_bulk_bytes) + ")");
-            args_.clear();
-            return;
+            return;  // exceed() emptied args_: `arg` is gone
         }
     }
 }
@@ -363,6 +360,7 @@ void RespParser::fail(std::string message) {
     state_ = State::failed;
     error_ = std::move(message);
     line_ = std::string();
+    args_.clear();
 }
 
 void RespParser::exceed(std::string message) {

@@ -14,7 +14,8 @@ namespace meridian::node {
 struct RespLimits {
     std::size_t max_bulk_bytes = 64 * 1024 * 1024;  // largest single argument
     std::size_t max_args = 1024 * 1024;             // most arguments in one request
-    std::size_t max_inline_bytes = 64 * 1024;       // longest inline (telnet-style) line
+    std::size_t max_inline_bytes = 64 * 1024;       // longest inline (telnet-style) line,
+                                                    // counting the bytes before its '\n'
 };
 
 class RespParser {
@@ -30,7 +31,8 @@ public:
     // Parses from `input` until one request completes (Status::request), all of `input` is
     // consumed (Status::incomplete) or the input breaks the protocol (Status::protocol_error:
     // the connection answers "-<error()>" and closes; every later call returns it again).
-    // `consumed` counts the bytes used; a request always consumes at least one byte.
+    // `consumed` counts the bytes used; a request always consumes at least one byte. Like
+    // Redis, blank inline lines and "*0" or negative counts are skipped without a request.
     Step parse(std::string_view input);
 
     // The request just completed (argv[0] is the command name); valid until the next parse().
