@@ -117,8 +117,7 @@ std::optional<std::string> glob_problem(std::string_view pattern) {
                     return "unterminated '[' at offset " + std::to_string(i);
                 }
                 if (end.next == i + 2) {
-                    return "empty class \"[]\" at offset " + std::to_string(i) +
-                           " matches nothing";
+                    return "empty class \"[]\" at offset " + std::to_string(i) + " matches nothing";
                 }
                 i = end.next;
                 break;

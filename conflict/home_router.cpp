@@ -45,8 +45,8 @@ Expected<crdt::RegionId, std::string> home_of(const Policy& policy, std::string_
     switch (policy.home.kind) {
         case HomeRule::Kind::fixed:
             if (regions.name_of(policy.home.region).empty()) {
-                return unexpected("home region " + std::to_string(policy.home.region) +
-                                  " of key " + printable(key) + " is not a region");
+                return unexpected("home region " + std::to_string(policy.home.region) + " of key " +
+                                  printable(key) + " is not a region");
             }
             return policy.home.region;
         case HomeRule::Kind::tag: {

@@ -11,8 +11,8 @@ namespace {
 // whether that is the whole pattern, or the whole pattern but one final '*'.
 struct LiteralShape {
     std::string prefix;
-    bool whole = false;        // no metacharacter at all
-    bool star_after = false;   // prefix followed by a single trailing '*'
+    bool whole = false;       // no metacharacter at all
+    bool star_after = false;  // prefix followed by a single trailing '*'
 };
 
 LiteralShape literal_shape(std::string_view pattern) {
@@ -62,12 +62,16 @@ void add_policy(Fnv1a64& h, const Policy& p) {
     h.field(crdt::name_of(p.type));
     h.field(p.home_routed ? "home" : "local");
     switch (p.home.kind) {
-        case HomeRule::Kind::none: h.field("none"); break;
+        case HomeRule::Kind::none:
+            h.field("none");
+            break;
         case HomeRule::Kind::fixed:
             h.field("fixed");
             h.number(p.home.region);
             break;
-        case HomeRule::Kind::tag: h.field("tag"); break;
+        case HomeRule::Kind::tag:
+            h.field("tag");
+            break;
     }
     if (p.min) {
         h.field("min");

@@ -1,5 +1,7 @@
 #include "node/cluster_config.hpp"
 
+#include <toml++/toml.h>
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -10,7 +12,6 @@
 #include <limits>
 #include <optional>
 #include <span>
-#include <toml++/toml.h>
 
 #include "conflict/glob.hpp"
 
@@ -54,16 +55,26 @@ std::string quote(std::string_view text) {
 
 std::string_view with_article(toml::node_type type) {
     switch (type) {
-        case toml::node_type::table: return "a table";
-        case toml::node_type::array: return "an array";
-        case toml::node_type::string: return "a string";
-        case toml::node_type::integer: return "an integer";
-        case toml::node_type::floating_point: return "a floating-point number";
-        case toml::node_type::boolean: return "a boolean";
-        case toml::node_type::date: return "a date";
-        case toml::node_type::time: return "a time";
-        case toml::node_type::date_time: return "a date-time";
-        case toml::node_type::none: break;
+        case toml::node_type::table:
+            return "a table";
+        case toml::node_type::array:
+            return "an array";
+        case toml::node_type::string:
+            return "a string";
+        case toml::node_type::integer:
+            return "an integer";
+        case toml::node_type::floating_point:
+            return "a floating-point number";
+        case toml::node_type::boolean:
+            return "a boolean";
+        case toml::node_type::date:
+            return "a date";
+        case toml::node_type::time:
+            return "a time";
+        case toml::node_type::date_time:
+            return "a date-time";
+        case toml::node_type::none:
+            break;
     }
     return "nothing";
 }
@@ -181,8 +192,8 @@ public:
         if (!value) return;
         constexpr auto max = std::numeric_limits<U>::max();
         if (*value < 0 || static_cast<std::uint64_t>(*value) < min) {
-            fail(std::string(key) + (min == 1 ? " must be positive"
-                                              : " must be at least " + std::to_string(min)) +
+            fail(std::string(key) +
+                 (min == 1 ? " must be positive" : " must be at least " + std::to_string(min)) +
                  ", got " + std::to_string(*value));
         } else if (static_cast<std::uint64_t>(*value) > max) {
             fail(std::string(key) + " must be at most " + std::to_string(max) + ", got " +
@@ -246,8 +257,8 @@ const std::array u32_keys = {
 const std::vector<std::string_view>& top_level_keys() {
     static const std::vector<std::string_view> keys = [] {
         std::vector<std::string_view> k = {
-            "cluster"sv, "secret"sv,     "secret_file"sv, "fsync"sv,     "default_policy"sv,
-            "regions"sv, "policy"sv,     "tls"sv,         "requirepass"sv, "log_level"sv,
+            "cluster"sv, "secret"sv, "secret_file"sv, "fsync"sv,       "default_policy"sv,
+            "regions"sv, "policy"sv, "tls"sv,         "requirepass"sv, "log_level"sv,
         };
         for (const auto& c : u64_keys) k.push_back(c.key);
         for (const auto& c : u32_keys) k.push_back(c.key);
@@ -438,8 +449,8 @@ Expected<std::vector<RegionConfig>, std::string> parse_regions(const toml::array
                     s.fail(std::string(key) + " " + quote(address) + " is already " + use.owner);
                 }
             }
-            addresses.push_back({std::move(canonical),
-                                 "the " + std::string(key) + " of " + region->name});
+            addresses.push_back(
+                {std::move(canonical), "the " + std::string(key) + " of " + region->name});
         }
         if (s.failed()) return unexpected(s.error());
         regions.push_back(std::move(*region));
@@ -502,8 +513,8 @@ std::optional<conflict::Policy> parse_policy(Section& s, std::size_t index,
             auto region = std::find_if(regions.begin(), regions.end(),
                                        [&](const RegionConfig& r) { return r.name == *home; });
             if (region == regions.end()) {
-                s.fail("home " + quote(*home) + " is not a region (regions: " +
-                       region_list(regions) + ")");
+                s.fail("home " + quote(*home) +
+                       " is not a region (regions: " + region_list(regions) + ")");
             } else {
                 policy.home = {conflict::HomeRule::Kind::fixed, region->id};
             }
@@ -561,8 +572,8 @@ std::optional<std::string> parse_tls(const toml::table& root, ClusterConfig& con
     const auto ca = s.nonempty_string("ca");
     if (!s.failed() && (cert || key || ca) && !(cert && key && ca)) {
         std::string missing;
-        for (auto [name, value] : {std::pair{"cert", &cert}, std::pair{"key", &key},
-                                   std::pair{"ca", &ca}}) {
+        for (auto [name, value] :
+             {std::pair{"cert", &cert}, std::pair{"key", &key}, std::pair{"ca", &ca}}) {
             if (*value) continue;
             if (!missing.empty()) missing += ", ";
             missing += name;
@@ -677,9 +688,9 @@ Expected<ClusterConfig, std::string> validate(const toml::table& root, std::stri
         const auto path = beside(source, *file);
         std::error_code ec;
         if (!std::filesystem::is_regular_file(path, ec)) {
-            top.fail("secret_file " + quote(path.string()) +
-                     (std::filesystem::exists(path, ec) ? " is not a regular file"
-                                                        : " does not exist"));
+            top.fail(
+                "secret_file " + quote(path.string()) +
+                (std::filesystem::exists(path, ec) ? " is not a regular file" : " does not exist"));
         } else if (auto secret = read_capped(path, max_secret_bytes); !secret) {
             top.fail("secret_file " + quote(path.string()) + " " + secret.error());
         } else {
@@ -695,7 +706,8 @@ Expected<ClusterConfig, std::string> validate(const toml::table& root, std::stri
 
 std::string one_line(std::string_view text) {
     std::string out(text);
-    std::replace_if(out.begin(), out.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
+    std::replace_if(
+        out.begin(), out.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
     return out;
 }
 
@@ -727,8 +739,8 @@ Expected<ClusterConfig, std::string> parse_cluster_config(std::string_view toml_
     } catch (const toml::parse_error& e) {
         const auto& at = e.source().begin;
         return unexpected(std::string(source_name) + ":" + std::to_string(at.line) + ":" +
-                          std::to_string(at.column) + ": TOML parse error: " +
-                          one_line(e.description()));
+                          std::to_string(at.column) +
+                          ": TOML parse error: " + one_line(e.description()));
     }
     return validate(root, source_name);
 }

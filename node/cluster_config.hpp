@@ -55,7 +55,7 @@ struct ClusterConfig {
     std::uint32_t max_clients = 10'000;
     std::uint64_t max_bulk_bytes = 64ull << 20;
     std::uint32_t max_args = 1u << 20;
-    std::string requirepass;             // empty: no AUTH needed
+    std::string requirepass;              // empty: no AUTH needed
     std::uint32_t client_timeout_ms = 0;  // idle clients closed after this; 0 = never
     std::uint32_t forward_timeout_ms = 1000;
     std::uint32_t rights_timeout_ms = 500;

@@ -1,7 +1,8 @@
 #include "conflict/glob.hpp"
 
-#include <catch2/catch.hpp>
 #include <rapidcheck/catch.h>
+
+#include <catch2/catch.hpp>
 #include <string>
 #include <string_view>
 
@@ -15,7 +16,9 @@ namespace {
 // yields 0, as the C code reads the terminating NUL.
 bool redis_match(std::string_view p, std::string_view s, bool& skip_longer, int nesting) {
     if (nesting > 1000) return false;
-    auto at = [&](std::size_t i) -> int { return i < p.size() ? static_cast<signed char>(p[i]) : 0; };
+    auto at = [&](std::size_t i) -> int {
+        return i < p.size() ? static_cast<signed char>(p[i]) : 0;
+    };
     std::size_t pi = 0;
     std::size_t si = 0;
     while (pi < p.size() && si < s.size()) {
@@ -90,8 +93,7 @@ bool redis_match(std::string_view pattern, std::string_view key) {
 }
 
 rc::Gen<std::string> text_over(std::string alphabet, int max_size) {
-    return rc::gen::resize(max_size,
-                           rc::gen::container<std::string>(rc::gen::elementOf(alphabet)));
+    return rc::gen::resize(max_size, rc::gen::container<std::string>(rc::gen::elementOf(alphabet)));
 }
 
 bool has_metacharacter(std::string_view s) {
@@ -145,26 +147,26 @@ TEST_CASE("classes, ranges, negation and escapes match as in Redis, quirks inclu
         {"h[^e]llo", "hello", false},
         {"h[a-b]llo", "hbllo", true},
         {"h[a-b]llo", "hcllo", false},
-        {"[z-a]", "m", true},           // a reversed range is swapped
+        {"[z-a]", "m", true},  // a reversed range is swapped
         {"h\\*llo", "h*llo", true},
         {"h\\*llo", "hello", false},
         {"\\?", "?", true},
         {"\\?", "x", false},
-        {"[\\]]", "]", true},           // an escape inside a class
+        {"[\\]]", "]", true},  // an escape inside a class
         {"[\\^a]", "^", true},
-        {"[a\\-z]", "b", false},        // an escaped '-' makes no range
+        {"[a\\-z]", "b", false},  // an escaped '-' makes no range
         {"[a\\-z]", "-", true},
-        {"[a-]", "_", true},            // "a-]" is the range ']'..'a'; the class stays open
+        {"[a-]", "_", true},  // "a-]" is the range ']'..'a'; the class stays open
         {"[a-]", "-", false},
-        {"[abc", "b", true},            // an unterminated class runs to the end of the pattern
+        {"[abc", "b", true},  // an unterminated class runs to the end of the pattern
         {"[abc", "d", false},
         {"[", "x", false},
         {"[^", "x", true},
-        {"[]", "x", false},             // an empty class matches nothing
+        {"[]", "x", false},  // an empty class matches nothing
         {"[]]", "]", false},
-        {"[^]", "x", true},             // an empty negated class matches anything
+        {"[^]", "x", true},  // an empty negated class matches anything
         {"[^]x", "ax", true},
-        {"a\\", "a\\", true},           // a trailing backslash is a literal one
+        {"a\\", "a\\", true},  // a trailing backslash is a literal one
         {"a\\", "a", false},
         {"[\\", "\\", true},
         {"[a-", "-", true},
@@ -205,12 +207,13 @@ TEST_CASE("glob matching agrees with Redis's stringmatchlen on every non-empty k
 }
 
 TEST_CASE("a pattern without metacharacters matches exactly itself") {
-    rc::prop("matches itself and nothing else", [](const std::string& text, const std::string& other) {
-        RC_PRE(!has_metacharacter(text));
-        RC_ASSERT(glob_match(text, text));
-        RC_ASSERT(glob_match(text, other) == (text == other));
-        RC_ASSERT(!glob_problem(text));
-    });
+    rc::prop("matches itself and nothing else",
+             [](const std::string& text, const std::string& other) {
+                 RC_PRE(!has_metacharacter(text));
+                 RC_ASSERT(glob_match(text, text));
+                 RC_ASSERT(glob_match(text, other) == (text == other));
+                 RC_ASSERT(!glob_problem(text));
+             });
 }
 
 TEST_CASE("a pattern with every byte escaped matches exactly the unescaped text") {
@@ -244,8 +247,8 @@ TEST_CASE("glob_problem names an unterminated class, a trailing backslash and an
 }
 
 TEST_CASE("glob_problem accepts well-formed patterns") {
-    for (std::string_view ok : {"", "*", "balance:*", "acct:{*}:?", "[a-z]*", "[^]", "[\\]]",
-                                "\\[literal\\]", "a\\\\"}) {
+    for (std::string_view ok :
+         {"", "*", "balance:*", "acct:{*}:?", "[a-z]*", "[^]", "[\\]]", "\\[literal\\]", "a\\\\"}) {
         CAPTURE(ok);
         CHECK_FALSE(glob_problem(ok));
     }

@@ -1,7 +1,8 @@
 #include "conflict/home_router.hpp"
 
-#include <catch2/catch.hpp>
 #include <rapidcheck/catch.h>
+
+#include <catch2/catch.hpp>
 
 using meridian::conflict::hash_tag;
 using meridian::conflict::home_of;
@@ -50,12 +51,12 @@ TEST_CASE("a key without a closed, non-empty tag has no hash tag") {
 }
 
 TEST_CASE("any text between braces is found as the hash tag") {
-    rc::prop("prefix{tag}suffix", [](const std::string& prefix, const std::string& tag,
-                                    const std::string& suffix) {
-        RC_PRE(prefix.find('{') == std::string::npos);
-        RC_PRE(tag.find('}') == std::string::npos && !tag.empty());
-        RC_ASSERT(hash_tag(prefix + "{" + tag + "}" + suffix) == tag);
-    });
+    rc::prop("prefix{tag}suffix",
+             [](const std::string& prefix, const std::string& tag, const std::string& suffix) {
+                 RC_PRE(prefix.find('{') == std::string::npos);
+                 RC_PRE(tag.find('}') == std::string::npos && !tag.empty());
+                 RC_ASSERT(hash_tag(prefix + "{" + tag + "}" + suffix) == tag);
+             });
 }
 
 TEST_CASE("a fixed home is the same region for every key") {

@@ -1,16 +1,17 @@
 #include "conflict/policy.hpp"
 
-#include <catch2/catch.hpp>
 #include <rapidcheck/catch.h>
+
+#include <catch2/catch.hpp>
 #include <functional>
 
 #include "conflict/glob.hpp"
 
 using meridian::conflict::HomeRule;
 using meridian::conflict::Policy;
+using meridian::conflict::policy_fingerprint;
 using meridian::conflict::PolicyTable;
 using meridian::conflict::RegionDirectory;
-using meridian::conflict::policy_fingerprint;
 using meridian::crdt::ValueType;
 
 namespace {
@@ -41,11 +42,11 @@ RegionDirectory two_regions() {
 PolicyTable demo_policies() {
     Policy bounded = rule("stock:*", ValueType::bounded_counter);
     bounded.min = -5;
-    return PolicyTable({rule("balance:*", ValueType::counter),
-                        home_counter("acct:*", {HomeRule::Kind::tag, 0}, 0),
-                        home_counter("ledger:[0-9]*", {HomeRule::Kind::fixed, 2}, std::nullopt),
-                        rule("tags:*", ValueType::set), bounded},
-                       rule("", ValueType::lww));
+    return PolicyTable(
+        {rule("balance:*", ValueType::counter), home_counter("acct:*", {HomeRule::Kind::tag, 0}, 0),
+         home_counter("ledger:[0-9]*", {HomeRule::Kind::fixed, 2}, std::nullopt),
+         rule("tags:*", ValueType::set), bounded},
+        rule("", ValueType::lww));
 }
 
 // The first rule whose glob fits, by brute force: what lookup() must agree with.
@@ -102,7 +103,8 @@ TEST_CASE("lookup agrees with trying every rule's glob in order") {
     rc::prop("lookup == first glob match", [] {
         const auto pattern = rc::gen::resize(
             6, rc::gen::container<std::string>(rc::gen::elementOf(std::string("ab:*?[]\\"))));
-        const auto patterns = *rc::gen::resize(5, rc::gen::container<std::vector<std::string>>(pattern));
+        const auto patterns =
+            *rc::gen::resize(5, rc::gen::container<std::vector<std::string>>(pattern));
         std::vector<Policy> rules;
         for (std::size_t i = 0; i < patterns.size(); ++i) {
             rules.push_back(rule(patterns[i], static_cast<ValueType>(i % 4)));

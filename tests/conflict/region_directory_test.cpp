@@ -1,8 +1,9 @@
 #include "conflict/region_directory.hpp"
 
-#include <catch2/catch.hpp>
 #include <rapidcheck/catch.h>
+
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <random>
 #include <set>
 

@@ -1,11 +1,11 @@
 #include "node/cluster_config.hpp"
 
+#include <rapidcheck/catch.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
-#include <rapidcheck/catch.h>
 #include <string>
 
 using meridian::conflict::HomeRule;
@@ -29,7 +29,9 @@ std::string region(int n, std::string_view name, std::string_view extra = "") {
 
 const std::string regions = region(1, "us-east") + region(2, "eu-west");
 
-std::string policy(std::string_view body) { return "\n[[policy]]\n" + std::string(body) + "\n"; }
+std::string policy(std::string_view body) {
+    return "\n[[policy]]\n" + std::string(body) + "\n";
+}
 
 ClusterConfig parse_ok(const std::string& text, std::string_view source = "cluster.toml") {
     INFO("config:\n" << text);
@@ -247,8 +249,8 @@ TEST_CASE("an unknown key in [[policy]] is refused") {
 }
 
 TEST_CASE("an unknown key in [tls] is refused") {
-    CHECK(error_of(head + "[tls]\ncert = \"c\"\nkey = \"k\"\nca = \"a\"\ncrl = \"x\"\n" + regions) ==
-          "cluster.toml: [tls]: unknown key \"crl\"");
+    CHECK(error_of(head + "[tls]\ncert = \"c\"\nkey = \"k\"\nca = \"a\"\ncrl = \"x\"\n" +
+                   regions) == "cluster.toml: [tls]: unknown key \"crl\"");
 }
 
 TEST_CASE("a value of the wrong type is refused, naming both types") {
@@ -277,7 +279,8 @@ TEST_CASE("a value of the wrong type is refused, naming both types") {
 TEST_CASE("a file without a cluster name is refused") {
     CHECK(error_of("secret = \"s\"\n" + regions) ==
           "cluster.toml: missing cluster (the cluster's name)");
-    CHECK(error_of("cluster = \"\"\nsecret = \"s\"\n" + regions) == "cluster.toml: cluster is empty");
+    CHECK(error_of("cluster = \"\"\nsecret = \"s\"\n" + regions) ==
+          "cluster.toml: cluster is empty");
 }
 
 TEST_CASE("a file without regions is refused") {
@@ -446,7 +449,8 @@ TEST_CASE("a region id must be within 1..65535") {
 TEST_CASE("a region needs an id and a name") {
     CHECK(error_of(head + region(1, "a") + "\n[[regions]]\nname = \"b\"\n") ==
           "cluster.toml: [[regions]] #2: missing id (a number 1..65535)");
-    CHECK(error_of(head + "\n[[regions]]\nid = 1\n") == "cluster.toml: [[regions]] #1: missing name");
+    CHECK(error_of(head + "\n[[regions]]\nid = 1\n") ==
+          "cluster.toml: [[regions]] #1: missing name");
 }
 
 TEST_CASE("a region name is non-empty and made of letters, digits, '-' and '_'") {
@@ -502,7 +506,8 @@ TEST_CASE("a listen address is host:port with a port in 1..65535") {
     };
     for (const Case& c : cases) {
         CAPTURE(c.address);
-        CHECK(error_of(head + region(1, "a", "admin_listen = \"" + std::string(c.address) + "\"\n")) ==
+        CHECK(error_of(head +
+                       region(1, "a", "admin_listen = \"" + std::string(c.address) + "\"\n")) ==
               "cluster.toml: [[regions]] #1: admin_listen \"" + std::string(c.address) + "\" " +
                   std::string(c.problem));
     }
@@ -529,15 +534,14 @@ TEST_CASE("two regions may not listen on the same address") {
 }
 
 TEST_CASE("one region may not use one address twice") {
-    CHECK(error_of(head +
-                   "\n[[regions]]\nid = 1\nname = \"a\"\nclient_listen = \"h:1\"\n"
-                   "peer_listen = \"h:1\"\n") ==
+    CHECK(error_of(head + "\n[[regions]]\nid = 1\nname = \"a\"\nclient_listen = \"h:1\"\n"
+                          "peer_listen = \"h:1\"\n") ==
           "cluster.toml: [[regions]] #1: peer_listen \"h:1\" is already the client_listen of a");
 }
 
 TEST_CASE("data_dir defaults to data/<name> and may be set") {
-    const auto c = parse_ok(head + region(1, "a", "data_dir = \"/var/lib/meridian\"\n") +
-                            region(2, "b"));
+    const auto c =
+        parse_ok(head + region(1, "a", "data_dir = \"/var/lib/meridian\"\n") + region(2, "b"));
     CHECK(c.regions[0].data_dir == "/var/lib/meridian");
     CHECK(c.regions[1].data_dir == "data/b");
     CHECK(error_of(head + region(1, "a", "data_dir = \"\"\n")) ==
@@ -567,12 +571,12 @@ TEST_CASE("a policy needs a known type") {
     CHECK(error_of(head + regions + policy("match = \"a:*\"\ntype = \"counters\"")) ==
           "cluster.toml: [[policy]] #1 (match = \"a:*\"): unknown type \"counters\" (one of lww, "
           "counter, set, bounded_counter)");
-    for (auto [name, type] : {std::pair{"lww", ValueType::lww},
-                              std::pair{"counter", ValueType::counter},
-                              std::pair{"set", ValueType::set}}) {
+    for (auto [name, type] :
+         {std::pair{"lww", ValueType::lww}, std::pair{"counter", ValueType::counter},
+          std::pair{"set", ValueType::set}}) {
         CAPTURE(name);
-        const auto c = parse_ok(head + regions + policy("match = \"a:*\"\ntype = \"" +
-                                                        std::string(name) + "\""));
+        const auto c = parse_ok(head + regions +
+                                policy("match = \"a:*\"\ntype = \"" + std::string(name) + "\""));
         CHECK(c.policies.lookup("a:1").type == type);
     }
 }
@@ -591,8 +595,9 @@ TEST_CASE("route = home needs a home, and a home needs route = home") {
     CHECK(error_of(head + regions + policy("match = \"a:*\"\ntype = \"lww\"\nroute = \"home\"")) ==
           "cluster.toml: [[policy]] #1 (match = \"a:*\"): route = \"home\" needs home (a region "
           "name or \"{tag}\")");
-    CHECK(error_of(head + regions + policy("match = \"a:*\"\ntype = \"lww\"\nhome = \"us-east\"")) ==
-          "cluster.toml: [[policy]] #1 (match = \"a:*\"): home is set but route is not \"home\"");
+    CHECK(
+        error_of(head + regions + policy("match = \"a:*\"\ntype = \"lww\"\nhome = \"us-east\"")) ==
+        "cluster.toml: [[policy]] #1 (match = \"a:*\"): home is set but route is not \"home\"");
 }
 
 TEST_CASE("a home names a region or is {tag}") {
@@ -616,8 +621,7 @@ TEST_CASE("a home that is not a region is refused, listing the regions") {
 }
 
 TEST_CASE("min is allowed for bounded_counter, defaulting to 0") {
-    const auto c = parse_ok(head + regions +
-                            policy("match = \"a:*\"\ntype = \"bounded_counter\"") +
+    const auto c = parse_ok(head + regions + policy("match = \"a:*\"\ntype = \"bounded_counter\"") +
                             policy("match = \"b:*\"\ntype = \"bounded_counter\"\nmin = -100"));
     CHECK(c.policies.lookup("a:1").min == 0);
     CHECK(c.policies.lookup("b:1").min == -100);
@@ -646,11 +650,12 @@ TEST_CASE("min is refused for other policies") {
 }
 
 TEST_CASE("a floor above 0 is refused") {
+    CHECK(
+        error_of(head + regions + policy("match = \"a:*\"\ntype = \"bounded_counter\"\nmin = 5")) ==
+        "cluster.toml: [[policy]] #1 (match = \"a:*\"): min 5 is above 0, where a new key "
+        "starts; a floor must be 0 or below");
     CHECK(error_of(head + regions +
-                   policy("match = \"a:*\"\ntype = \"bounded_counter\"\nmin = 5")) ==
-          "cluster.toml: [[policy]] #1 (match = \"a:*\"): min 5 is above 0, where a new key "
-          "starts; a floor must be 0 or below");
-    CHECK(error_of(head + regions + policy("match = \"a:*\"\ntype = \"bounded_counter\"\nmin = 1.5")) ==
+                   policy("match = \"a:*\"\ntype = \"bounded_counter\"\nmin = 1.5")) ==
           "cluster.toml: [[policy]] #1 (match = \"a:*\"): min must be an integer, not a "
           "floating-point number");
 }
@@ -689,9 +694,11 @@ TEST_CASE("the fingerprint changes with the policies, the regions and the cluste
     const std::string variants[] = {
         head + regions + policy("match = \"a:*\"\ntype = \"set\""),
         head + regions + policy("match = \"b:*\"\ntype = \"counter\""),
-        head + regions + policy("match = \"a:*\"\ntype = \"counter\"\nroute = \"home\"\nhome = "
-                                "\"us-east\""),
-        head + "default_policy = \"set\"\n" + regions + policy("match = \"a:*\"\ntype = \"counter\""),
+        head + regions +
+            policy("match = \"a:*\"\ntype = \"counter\"\nroute = \"home\"\nhome = "
+                   "\"us-east\""),
+        head + "default_policy = \"set\"\n" + regions +
+            policy("match = \"a:*\"\ntype = \"counter\""),
         head + region(1, "us-east") + region(3, "eu-west") +
             policy("match = \"a:*\"\ntype = \"counter\""),
         "cluster = \"demo2\"\nsecret = \"change-me\"\n" + regions +
