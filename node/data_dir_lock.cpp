@@ -16,7 +16,9 @@ namespace {
 [[maybe_unused]] std::string strerror_result(int rc, const char* buf) {
     return rc == 0 ? std::string(buf) : "unknown error";
 }
-[[maybe_unused]] std::string strerror_result(const char* text, const char*) { return text; }
+[[maybe_unused]] std::string strerror_result(const char* text, const char*) {
+    return text;
+}
 
 std::string errno_text(int err) {
     char buf[256] = {};
@@ -81,7 +83,9 @@ DataDirLock& DataDirLock::operator=(DataDirLock&& other) noexcept {
     return *this;
 }
 
-DataDirLock::~DataDirLock() { release(); }
+DataDirLock::~DataDirLock() {
+    release();
+}
 
 // The file stays: unlinking it would let a later acquirer lock a fresh inode while a racing one
 // still holds the old, and both would run. Closing drops the flock.

@@ -19,7 +19,9 @@ namespace {
 [[maybe_unused]] std::string strerror_result(int rc, const char* buf) {
     return rc == 0 ? std::string(buf) : "unknown error";
 }
-[[maybe_unused]] std::string strerror_result(const char* text, const char*) { return text; }
+[[maybe_unused]] std::string strerror_result(const char* text, const char*) {
+    return text;
+}
 
 std::string errno_text(int err) {
     char buf[256] = {};
@@ -96,7 +98,7 @@ public:
         const std::string& path) override {
         const int fd = open_retrying(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd < 0) return os_error("open", path);
-        struct stat st{};
+        struct stat st {};
         if (::fstat(fd, &st) < 0) {
             const int err = errno;
             ::close(fd);
@@ -116,7 +118,7 @@ public:
                                                   std::size_t size) override {
         Fd fd(open_retrying(path.c_str(), O_RDONLY));
         if (fd.get() < 0) return os_error("open", path);
-        struct stat st{};
+        struct stat st {};
         if (::fstat(fd.get(), &st) < 0) return os_error("stat", path);
         // Never allocate more than the file can deliver, whatever the caller asked for.
         const auto file_bytes = static_cast<std::uint64_t>(st.st_size);
@@ -195,7 +197,7 @@ public:
     }
 
     Expected<std::uint64_t, std::string> file_size(const std::string& path) override {
-        struct stat st{};
+        struct stat st {};
         if (::stat(path.c_str(), &st) < 0) return os_error("stat", path);
         return static_cast<std::uint64_t>(st.st_size);
     }

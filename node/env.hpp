@@ -14,7 +14,8 @@
 
 namespace meridian::node {
 
-// Error strings name the operation, the path and strerror: "open data/wal/x.wal: Permission denied".
+// Error strings name the operation, the path and strerror: "open data/wal/x.wal: Permission
+// denied".
 using IoStatus = Expected<void, std::string>;
 
 class WritableFile {

@@ -167,7 +167,9 @@ SnapshotWriter& SnapshotWriter::operator=(SnapshotWriter&& other) noexcept {
     return *this;
 }
 
-SnapshotWriter::~SnapshotWriter() { abandon(); }
+SnapshotWriter::~SnapshotWriter() {
+    abandon();
+}
 
 void SnapshotWriter::abandon() {
     if (!file_) return;
@@ -293,14 +295,15 @@ Expected<SnapshotSummary, std::string> read_snapshot(Env& env, const std::string
         if (!compressed) return unexpected(compressed.error());
         if (crc32c(*compressed) != crc) return in.error(offset, "CRC mismatch in " + chunk_name);
         std::string raw(raw_length, '\0');
-        const int n = LZ4_decompress_safe(compressed->data(), raw.data(),
-                                          static_cast<int>(compressed_length),
-                                          static_cast<int>(raw_length));
+        const int n =
+            LZ4_decompress_safe(compressed->data(), raw.data(), static_cast<int>(compressed_length),
+                                static_cast<int>(raw_length));
         if (n < 0 || static_cast<std::uint32_t>(n) != raw_length) {
             return in.error(offset, chunk_name + " does not decompress to its raw length " +
                                         std::to_string(raw_length));
         }
-        if (auto r = on_chunk(raw); !r) return unexpected(path + ": " + chunk_name + ": " + r.error());
+        if (auto r = on_chunk(raw); !r)
+            return unexpected(path + ": " + chunk_name + ": " + r.error());
         ++summary.chunks;
         summary.raw_bytes += raw_length;
         offset += kChunkFrame + compressed_length;

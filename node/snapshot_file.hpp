@@ -30,8 +30,8 @@ class SnapshotWriter {
 public:
     // Starts `<dir>/<lsn>.tmp` (replacing a stale one) with the caller's meta (LSN, version
     // vector...). Creates dir if needed.
-    static Expected<SnapshotWriter, std::string> open(Env& env, std::string dir,
-                                                      std::uint64_t lsn, std::string_view meta);
+    static Expected<SnapshotWriter, std::string> open(Env& env, std::string dir, std::uint64_t lsn,
+                                                      std::string_view meta);
 
     SnapshotWriter(SnapshotWriter&& other) noexcept;
     SnapshotWriter& operator=(SnapshotWriter&& other) noexcept;

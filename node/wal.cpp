@@ -129,7 +129,8 @@ Expected<HeaderProbe, std::string> probe_header(Env& env, const SegmentFile& fil
     }
     auto rest = env.read_range(file.path, kHeaderFixed, meta_length + 4);
     if (!rest) return unexpected(rest.error());
-    if (rest->size() < meta_length + 4u) return unexpected(file.path + ": file shrank while reading");
+    if (rest->size() < meta_length + 4u)
+        return unexpected(file.path + ": file shrank while reading");
     std::string covered = std::move(*fixed);
     covered.append(*rest, 0, meta_length);
     if (crc32c(covered) != get_u32(rest->data() + meta_length)) {
@@ -227,7 +228,7 @@ Expected<RecordProbe, std::string> probe_record(FileWindow& window, std::uint64_
 
 // The first offset >= from holding a record whose length check and payload CRC both pass.
 Expected<std::optional<std::uint64_t>, std::string> find_valid_record(FileWindow& window,
-                                                                       std::uint64_t from) {
+                                                                      std::uint64_t from) {
     for (std::uint64_t at = from; at + kWalRecordOverhead <= window.size(); ++at) {
         auto probe = probe_record(window, at);
         if (!probe) return unexpected(probe.error());
@@ -288,8 +289,9 @@ Expected<void, std::string> WalWriter::start_segment(std::string_view meta) {
         auto header = probe_header(*env_, file);
         if (!header) return unexpected(header.error());
         if (header->state != HeaderProbe::State::ok || header->header_bytes != file.size) {
-            return unexpected(file.path + ": segment already exists and is not empty; open the "
-                                          "writer at the lsn after the last record");
+            return unexpected(file.path +
+                              ": segment already exists and is not empty; open the "
+                              "writer at the lsn after the last record");
         }
         if (auto r = env_->remove_file(file.path); !r) return r;
     }
@@ -455,8 +457,8 @@ private:
         if (options_.repair) return repair(i, offset, lsn, problem);
         const std::string where =
             offset == 0 ? " at offset 0" : " in record at offset " + std::to_string(offset);
-        const std::string action = offset == 0 ? "to drop this segment and everything after it"
-                                               : "to truncate here";
+        const std::string action =
+            offset == 0 ? "to drop this segment and everything after it" : "to truncate here";
         return unexpected(file.path + ": " + problem + where + " (lsn " + std::to_string(lsn) +
                           "); " + why + ", so this is corruption, not a torn write; " +
                           "start with --repair-wal " + action);
@@ -543,8 +545,8 @@ Expected<WalReadResult, std::string> read_wal(Env& env, const std::string& dir,
 
 std::string describe(const WalTornTail& tail) {
     return tail.path + ": torn record at offset " + std::to_string(tail.offset) + " (lsn " +
-           std::to_string(tail.lsn) + ", " + std::to_string(tail.bytes) + " bytes): " +
-           tail.problem + (tail.truncated ? "; truncated" : "");
+           std::to_string(tail.lsn) + ", " + std::to_string(tail.bytes) +
+           " bytes): " + tail.problem + (tail.truncated ? "; truncated" : "");
 }
 
 std::string describe(const WalRepair& repair) {

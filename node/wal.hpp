@@ -33,11 +33,12 @@ struct WalWriterOptions {
 class WalWriter {
 public:
     // Starts a fresh segment whose first record will be next_lsn, with the caller's meta (the
-    // version vector at the start of the segment). Call after recovery, with the LSN that
-    // follows the last record read_wal() found. Creates dir if needed; syncs the new segment's
-    // header and the directory, so the segment survives a crash.
-    static Expected<WalWriter, std::string> open(Env& env, std::string dir,
-                                                 std::uint64_t next_lsn, std::string_view meta,
+    // version vector at the start of the segment). Call after recovery, with the next_lsn of a
+    // read_wal() that truncated the torn tail (truncate_torn_tail or repair): a torn tail left in
+    // place would sit before the new segment and read as corruption next time. Creates dir if
+    // needed; syncs the new segment's header and the directory, so the segment survives a crash.
+    static Expected<WalWriter, std::string> open(Env& env, std::string dir, std::uint64_t next_lsn,
+                                                 std::string_view meta,
                                                  WalWriterOptions options = {});
 
     WalWriter(WalWriter&&) = default;
@@ -163,7 +164,8 @@ Expected<WalReadResult, std::string> read_wal(Env& env, const std::string& dir,
                                               std::uint64_t from_lsn, const WalVisitor& visit,
                                               const WalReadOptions& options = {});
 
-// One line for the log: "<path>: torn record at offset 4096 (lsn 17, 23 bytes): bad CRC; truncated".
+// One line for the log: "<path>: torn record at offset 4096 (lsn 17, 23 bytes): bad CRC;
+// truncated".
 std::string describe(const WalTornTail& tail);
 std::string describe(const WalRepair& repair);
 

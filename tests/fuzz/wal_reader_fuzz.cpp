@@ -70,8 +70,8 @@ public:
         if (it == files.end()) return unexpected("open " + path + ": No such file or directory");
         const std::string& bytes = it->second;
         if (offset + size > bytes.size()) {
-            largest_overread = std::max<std::size_t>(largest_overread,
-                                                     offset + size - bytes.size());
+            largest_overread =
+                std::max<std::size_t>(largest_overread, offset + size - bytes.size());
         }
         if (offset >= bytes.size()) return std::string();
         return bytes.substr(offset, size);
@@ -184,8 +184,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const Read repaired = read(env, repair);
     if (!repaired.result) die("a repairing read failed");
     if (repaired.records != plain.records) die("repair visited other records than a plain read");
-    if (plain.result && (repaired.result->repair || !plain.result->torn_tail !=
-                                                        !repaired.result->torn_tail)) {
+    if (plain.result &&
+        (repaired.result->repair || !plain.result->torn_tail != !repaired.result->torn_tail)) {
         die("a clean read and a repairing read disagree");
     }
     if (!repaired.records.empty() &&

@@ -103,7 +103,8 @@ public:
         unsynced_creations_.clear();
         for (const auto& [path, synced] : files_) {
             std::error_code ec;
-            if (std::filesystem::exists(path, ec) && std::filesystem::file_size(path, ec) > synced) {
+            if (std::filesystem::exists(path, ec) &&
+                std::filesystem::file_size(path, ec) > synced) {
                 std::filesystem::resize_file(path, synced, ec);
             }
         }
@@ -135,8 +136,7 @@ public:
             files_[path] = existed ? (*file)->size() : 0;
             if (!existed) unsynced_creations_.insert(path);
         }
-        return std::unique_ptr<WritableFile>(
-            std::make_unique<File>(*this, path, std::move(*file)));
+        return std::unique_ptr<WritableFile>(std::make_unique<File>(*this, path, std::move(*file)));
     }
     Expected<std::string, std::string> read_file(const std::string& path) override {
         auto bytes = base_.read_file(path);

@@ -1,11 +1,12 @@
 #include "node/snapshot_file.hpp"
 
+#include <rapidcheck.h>
+#include <rapidcheck/catch.h>
+
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
-#include <rapidcheck.h>
-#include <rapidcheck/catch.h>
 #include <string>
 #include <vector>
 
@@ -84,7 +85,9 @@ void set_u32(const std::string& path, std::uint64_t offset, std::uint32_t value)
 }
 
 // Header of a snapshot with this meta: magic, lsn, meta length, meta, CRC.
-std::uint64_t header_bytes(const std::string& meta) { return 8 + 8 + 4 + meta.size() + 4; }
+std::uint64_t header_bytes(const std::string& meta) {
+    return 8 + 8 + 4 + meta.size() + 4;
+}
 
 }  // namespace
 

@@ -1,11 +1,11 @@
 #include "node/wal.hpp"
 
+#include <rapidcheck.h>
+#include <rapidcheck/catch.h>
 #include <sys/mman.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
-#include <rapidcheck.h>
-#include <rapidcheck/catch.h>
 #include <string>
 #include <utility>
 #include <vector>
@@ -36,7 +36,9 @@ std::string payload_for(std::uint64_t lsn, std::size_t size) {
     return out;
 }
 
-std::string meta_for(std::uint64_t first_lsn) { return "vv@" + std::to_string(first_lsn); }
+std::string meta_for(std::uint64_t first_lsn) {
+    return "vv@" + std::to_string(first_lsn);
+}
 
 struct Written {
     std::vector<Record> records;
@@ -47,8 +49,8 @@ struct Written {
 // Writes payloads starting at next_lsn, rolling whenever the writer asks, and syncs.
 Written write_wal(Env& env, const std::string& dir, const std::vector<std::string>& payloads,
                   std::uint64_t segment_bytes = 1024, std::uint64_t next_lsn = 1) {
-    auto writer = WalWriter::open(env, dir, next_lsn, meta_for(next_lsn),
-                                  WalWriterOptions{segment_bytes});
+    auto writer =
+        WalWriter::open(env, dir, next_lsn, meta_for(next_lsn), WalWriterOptions{segment_bytes});
     REQUIRE(writer.has_value());
     Written out;
     for (const std::string& payload : payloads) {
@@ -353,7 +355,8 @@ TEST_CASE("a flipped byte followed by valid records is corruption named by file 
     }
 }
 
-TEST_CASE("a bad record in a segment that is not the last is corruption, and repair drops the rest") {
+TEST_CASE(
+    "a bad record in a segment that is not the last is corruption, and repair drops the rest") {
     FaultEnv env;
     env.skip_disk_syncs();
     TempDir tmp;
@@ -491,8 +494,8 @@ TEST_CASE("the writer refuses a record above 1 GiB without writing anything") {
     REQUIRE(writer.has_value());
     // Address space only: the writer must refuse before touching the bytes.
     const std::size_t size = (std::size_t{1} << 30) + 1;
-    void* region = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                          -1, 0);
+    void* region =
+        ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     REQUIRE(region != MAP_FAILED);
     auto lsn = writer->append(std::string_view(static_cast<const char*>(region), size));
     ::munmap(region, size);
@@ -708,8 +711,8 @@ TEST_CASE("any single flipped byte is detected, and repair keeps exactly the rec
             }
             spot -= s.size;
         }
-        RC_LOG() << "flipped byte " << spot << " of " << path << " with mask " << int(mask)
-                 << " (" << count << " records)\n";
+        RC_LOG() << "flipped byte " << spot << " of " << path << " with mask " << int(mask) << " ("
+                 << count << " records)\n";
         flip_byte(path, spot, mask);
         RC_TAG(path == segments->back().path ? "last segment" : "earlier segment");
 
