@@ -30,10 +30,9 @@ Digest hmac_sha256(std::string_view key, std::string_view message) {
     // the key's length within OpenSSL's int.
     Digest hashed_key{};
     if (key.size() > 64) {
-        if (EVP_Digest(key.data(), key.size(), hashed_key.data(), nullptr, EVP_sha256(),
-                       nullptr) != 1) {
-            fail_closed("SHA-256");
-        }
+        const int ok =
+            EVP_Digest(key.data(), key.size(), hashed_key.data(), nullptr, EVP_sha256(), nullptr);
+        if (ok != 1) fail_closed("SHA-256");
         key = std::string_view(reinterpret_cast<const char*>(hashed_key.data()), hashed_key.size());
     }
     Digest digest{};

@@ -51,17 +51,28 @@ std::uint32_t get_u32_le(const char* in) {
 
 std::string_view describe(FrameType type) {
     switch (type) {
-        case FrameType::hello: return "hello";
-        case FrameType::auth: return "auth";
-        case FrameType::records: return "records";
-        case FrameType::ack: return "ack";
-        case FrameType::forward: return "forward";
-        case FrameType::forward_reply: return "forward_reply";
-        case FrameType::snapshot_chunk: return "snapshot_chunk";
-        case FrameType::snapshot_done: return "snapshot_done";
-        case FrameType::ping: return "ping";
-        case FrameType::rights_request: return "rights_request";
-        case FrameType::rights_reply: return "rights_reply";
+        case FrameType::hello:
+            return "hello";
+        case FrameType::auth:
+            return "auth";
+        case FrameType::records:
+            return "records";
+        case FrameType::ack:
+            return "ack";
+        case FrameType::forward:
+            return "forward";
+        case FrameType::forward_reply:
+            return "forward_reply";
+        case FrameType::snapshot_chunk:
+            return "snapshot_chunk";
+        case FrameType::snapshot_done:
+            return "snapshot_done";
+        case FrameType::ping:
+            return "ping";
+        case FrameType::rights_request:
+            return "rights_request";
+        case FrameType::rights_reply:
+            return "rights_reply";
     }
     return "unknown";
 }

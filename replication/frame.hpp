@@ -54,7 +54,7 @@ class FrameEncoder {
 public:
     struct Options {
         std::size_t compress_threshold = 64;
-        std::size_t max_payload_bytes = 256u << 20;  // must match the peer decoder's limit
+        std::size_t max_payload_bytes = 256u << 20;  // at most the peer decoder's limit
     };
     FrameEncoder() : FrameEncoder(Options{}) {}
     explicit FrameEncoder(Options options);

@@ -55,8 +55,8 @@ bool StreamCompressor::compress(std::string_view input, std::size_t max_block_by
     const bool snapshot = attempts_since_refusal_ < snapshot_after_refusal;
     if (snapshot) std::memcpy(saved_.get(), stream_.get(), sizeof(LZ4_stream_t));
     const std::size_t capacity =
-        std::min(max_block_bytes, static_cast<std::size_t>(LZ4_compressBound(
-                                      static_cast<int>(input.size()))));
+        std::min(max_block_bytes,
+                 static_cast<std::size_t>(LZ4_compressBound(static_cast<int>(input.size()))));
     const std::size_t start = out.size();
     out.resize(start + capacity);
     const int written =
@@ -96,8 +96,7 @@ std::size_t StreamDecompressor::max_expansion(std::size_t block_bytes) {
 }
 
 Expected<void, std::string> StreamDecompressor::decompress(std::string_view block,
-                                                           std::size_t raw_size,
-                                                           std::string& out) {
+                                                           std::size_t raw_size, std::string& out) {
     out.clear();
     if (block.empty()) return unexpected(std::string("empty LZ4 block"));
     if (block.size() > static_cast<std::size_t>(INT_MAX) ||
@@ -105,8 +104,9 @@ Expected<void, std::string> StreamDecompressor::decompress(std::string_view bloc
         return unexpected(std::string("LZ4 block or raw size too large"));
     }
     if (raw_size > max_expansion(block.size())) {
-        return unexpected("raw size " + std::to_string(raw_size) + " is more than an LZ4 block of " +
-                          std::to_string(block.size()) + " bytes can hold");
+        return unexpected("raw size " + std::to_string(raw_size) +
+                          " is more than an LZ4 block of " + std::to_string(block.size()) +
+                          " bytes can hold");
     }
     if (!history_) history_ = std::make_unique<char[]>(history_capacity);
 
@@ -146,7 +146,8 @@ void StreamDecompressor::remember(std::string_view output) {
     }
     if (!output.empty()) std::memcpy(history_.get() + history_end_, output.data(), output.size());
     history_end_ += output.size();
-    history_begin_ = std::max(history_begin_, history_end_ - std::min(history_end_, lz4_window_bytes));
+    history_begin_ =
+        std::max(history_begin_, history_end_ - std::min(history_end_, lz4_window_bytes));
 }
 
 }  // namespace meridian::replication

@@ -23,7 +23,9 @@ std::string hex(const Digest& digest, std::size_t bytes = 32) {
     return out;
 }
 
-std::string bytes(std::size_t n, char c) { return std::string(n, c); }
+std::string bytes(std::size_t n, char c) {
+    return std::string(n, c);
+}
 
 struct Rfc4231Case {
     const char* name;

@@ -1,10 +1,11 @@
 #include "replication/frame.hpp"
 
+#include <rapidcheck/catch.h>
+
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <cstdint>
 #include <random>
-#include <rapidcheck/catch.h>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -38,18 +39,20 @@ struct StringMaker<Frame> {
 #endif
 
 #ifdef MERIDIAN_TEST_ASAN
-extern "C" int __sanitizer_install_malloc_and_free_hooks(
-    void (*malloc_hook)(const volatile void*, std::size_t),
-    void (*free_hook)(const volatile void*));
+extern "C" int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void*,
+                                                                             std::size_t),
+                                                         void (*free_hook)(const volatile void*));
 #endif
 
 namespace {
 
 constexpr FrameType all_types[] = {
-    FrameType::hello,          FrameType::auth,          FrameType::records,
-    FrameType::ack,            FrameType::forward,       FrameType::forward_reply,
-    FrameType::snapshot_chunk, FrameType::snapshot_done, FrameType::ping,
-    FrameType::rights_request, FrameType::rights_reply,
+    FrameType::hello,          FrameType::auth,
+    FrameType::records,        FrameType::ack,
+    FrameType::forward,        FrameType::forward_reply,
+    FrameType::snapshot_chunk, FrameType::snapshot_done,
+    FrameType::ping,           FrameType::rights_request,
+    FrameType::rights_reply,
 };
 
 // The largest single allocation made while one is being watched; under AddressSanitizer only,
@@ -69,8 +72,12 @@ public:
         largest_ = 0;
         watching_ = true;
     }
-    ~LargestAllocation() { watching_ = false; }
-    std::size_t bytes() const { return largest_; }
+    ~LargestAllocation() {
+        watching_ = false;
+    }
+    std::size_t bytes() const {
+        return largest_;
+    }
 
 private:
     static void on_malloc(const volatile void*, std::size_t size) {
@@ -96,11 +103,11 @@ std::string batch_like(std::mt19937_64& rng, int records) {
     static const char* const regions[] = {"us-east", "eu-west", "ap-south"};
     std::string s;
     for (int i = 0; i < records; ++i) {
-        s += "{\"origin\":\"" + std::string(regions[rng() % 3]) + "\",\"seq\":" +
-             std::to_string(100000 + rng() % 900000) + ",\"key\":\"session:" +
-             std::to_string(rng() % 100000) + "\",\"type\":\"lww\",\"hlc\":" +
-             std::to_string(1700000000000ull + rng() % 1000000) + ",\"value\":\"user-" +
-             std::to_string(rng() % 5000) + "\"}\n";
+        s += "{\"origin\":\"" + std::string(regions[rng() % 3]) +
+             "\",\"seq\":" + std::to_string(100000 + rng() % 900000) +
+             ",\"key\":\"session:" + std::to_string(rng() % 100000) +
+             "\",\"type\":\"lww\",\"hlc\":" + std::to_string(1700000000000ull + rng() % 1000000) +
+             ",\"value\":\"user-" + std::to_string(rng() % 5000) + "\"}\n";
     }
     return s;
 }
@@ -301,9 +308,9 @@ TEST_CASE("small similar batches compress far better with the earlier ones as di
     const double raw = static_cast<double>(streaming.stats().raw_bytes);
     const double stream_ratio = static_cast<double>(streaming.stats().wire_bytes) / raw;
     const double alone_ratio = static_cast<double>(alone_wire) / raw;
-    WARN("1000 batches of 3 records, " << raw / 1000 << " bytes each: wire/raw "
-                                       << stream_ratio << " with the stream dictionary, "
-                                       << alone_ratio << " compressed one by one");
+    WARN("1000 batches of 3 records, " << raw / 1000 << " bytes each: wire/raw " << stream_ratio
+                                       << " with the stream dictionary, " << alone_ratio
+                                       << " compressed one by one");
     CHECK(stream_ratio < 0.5);
     CHECK(stream_ratio < 0.75 * alone_ratio);
 }
@@ -321,10 +328,18 @@ TEST_CASE("the dictionary stays in step over many frames of mixed sizes") {
         INFO("frame " << i);
         std::string payload;
         switch (rng() % 8) {
-            case 0: payload = random_bytes(rng, rng() % 3000); break;       // incompressible
-            case 1: payload = batch_like(rng, 200 + rng() % 300); break;    // 40-100 KB
-            case 2: payload = std::string(rng() % 64, 'p'); break;          // below threshold
-            default: payload = batch_like(rng, 1 + rng() % 5); break;
+            case 0:
+                payload = random_bytes(rng, rng() % 3000);
+                break;  // incompressible
+            case 1:
+                payload = batch_like(rng, 200 + rng() % 300);
+                break;  // 40-100 KB
+            case 2:
+                payload = std::string(rng() % 64, 'p');
+                break;  // below threshold
+            default:
+                payload = batch_like(rng, 1 + rng() % 5);
+                break;
         }
         const std::size_t start = wire.size();
         encoder.encode(FrameType::records, payload, wire);
@@ -433,7 +448,9 @@ TEST_CASE("garbage in a compressed payload is refused") {
     CHECK(decode_error(compressed_frame(varint(4), std::string("\x00\xff\xff", 3)))
               .find("malformed") != std::string::npos);
     // A literal run longer than the block.
-    decode_error(compressed_frame(varint(15), std::string("\xf0\x00" "abc", 5)));
+    decode_error(compressed_frame(varint(15), std::string("\xf0\x00"
+                                                          "abc",
+                                                          5)));
     // Only the raw length, no block at all.
     decode_error(compressed_frame(varint(10), ""));
     rc::prop("random blocks never decode to anything but the announced size",

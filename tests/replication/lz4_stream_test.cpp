@@ -1,11 +1,11 @@
 #include "replication/lz4_stream.hpp"
 
 #include <lz4.h>
+#include <rapidcheck/catch.h>
 
 #include <catch2/catch.hpp>
 #include <cstdint>
 #include <random>
-#include <rapidcheck/catch.h>
 #include <string>
 #include <vector>
 
@@ -23,8 +23,9 @@ std::string random_bytes(std::mt19937_64& rng, std::size_t n) {
 
 // Text-like input: words from a small vocabulary, so LZ4 finds matches within and across blocks.
 std::string wordy(std::mt19937_64& rng, std::size_t n) {
-    static const char* const words[] = {"SET ", "user:", "session:", "{\"region\":\"eu-west\",",
-                                        "\"ts\":", "INCRBY ", "balance:", "42 ", "\"ok\"} "};
+    static const char* const words[] = {
+        "SET ",     "user:", "session:", "{\"region\":\"eu-west\",", "\"ts\":", "INCRBY ",
+        "balance:", "42 ",   "\"ok\"} "};
     std::string s;
     while (s.size() < n) {
         s += words[rng() % std::size(words)];
@@ -148,7 +149,7 @@ TEST_CASE("long streams of mixed sizes and refused inputs stay in step") {
         INFO("input " << i);
         std::size_t size = rng() % 2000;
         if (rng() % 20 == 0) size = lz4_window_bytes - 2 + rng() % 5;  // around the window
-        if (rng() % 40 == 0) size = 70'000 + rng() % 150'000;           // compressed in place
+        if (rng() % 40 == 0) size = 70'000 + rng() % 150'000;          // compressed in place
         std::string input = rng() % 3 == 0 ? random_bytes(rng, size) : wordy(rng, size);
         // Sometimes echo an earlier input, so blocks reach back into the history.
         if (!history.empty() && rng() % 4 == 0) input = history[rng() % history.size()];
@@ -218,21 +219,22 @@ TEST_CASE("a match reaching before the start of the history is refused") {
 }
 
 TEST_CASE("garbage blocks are refused or decode to exactly the announced size") {
-    rc::prop("any bytes, any size, after some history", [](const std::string& block,
-                                                           std::uint16_t raw_size) {
-        StreamCompressor c;
-        StreamDecompressor d;
-        const std::string seed_input = "some history the garbage may point into, twice: "
-                                       "some history the garbage may point into";
-        std::string first;
-        RC_ASSERT(c.compress(seed_input, unlimited(seed_input), first));
-        std::string out;
-        RC_ASSERT(d.decompress(first, seed_input.size(), out).has_value());
-        const auto result = d.decompress(block, raw_size, out);
-        if (result) {
-            RC_ASSERT(out.size() == raw_size);
-        } else {
-            RC_ASSERT(out.empty());
-        }
-    });
+    rc::prop("any bytes, any size, after some history",
+             [](const std::string& block, std::uint16_t raw_size) {
+                 StreamCompressor c;
+                 StreamDecompressor d;
+                 const std::string seed_input =
+                     "some history the garbage may point into, twice: "
+                     "some history the garbage may point into";
+                 std::string first;
+                 RC_ASSERT(c.compress(seed_input, unlimited(seed_input), first));
+                 std::string out;
+                 RC_ASSERT(d.decompress(first, seed_input.size(), out).has_value());
+                 const auto result = d.decompress(block, raw_size, out);
+                 if (result) {
+                     RC_ASSERT(out.size() == raw_size);
+                 } else {
+                     RC_ASSERT(out.empty());
+                 }
+             });
 }
