@@ -30,8 +30,10 @@ Expected<BoundedCounter, Error> BoundedCounter::increment(ReplicaId replica, std
     if (updated.increments > uint64_max - amount) return unexpected(Error::overflow);
     updated.increments += amount;
     detail::entry_for(entries_, replica) = updated;
+    // Only the increments: the entry's decrements may have spent rights that
+    // came by transfer, and this delta does not carry the transfers.
     BoundedCounter delta;
-    delta.entries_.push_back(updated);
+    delta.entries_.push_back(Entry{replica, updated.increments, 0});
     return delta;
 }
 

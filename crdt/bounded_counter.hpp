@@ -15,7 +15,9 @@
 // joins it also holds the increments and transfers that justified the
 // spending, and no replica's view can fall below the floor even when deltas
 // arrive out of causal order (a decrement seen before the transfer that
-// allowed it). An increment needs no justification, so its delta is its entry.
+// allowed it). An increment needs no justification, so its delta is the
+// replica's increments total alone: not the decrements beside it in the
+// entry, which would arrive without what justified them.
 //
 // Floor: a new counter is 0. For a floor below 0 (an overdraft), the initial
 // rights -min belong to one designated replica (`holder`), which every
