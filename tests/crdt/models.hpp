@@ -1,0 +1,374 @@
+// Reference models of the four CRDTs for the simulation (simulation.hpp).
+// Each model applies an operation at a replica and says, in the model's own
+// terms (unique tags per acknowledged operation, not dots or entries), what
+// the returned delta carries; check() compares a replica's CRDT state with the
+// model after every change. Test code only, single-threaded.
+#pragma once
+
+#include <rapidcheck.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <ostream>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "crdt/value.hpp"
+#include "crdt/wide_int.hpp"
+#include "show.hpp"
+#include "simulation.hpp"
+
+namespace meridian::test {
+
+using crdt::detail::Int128;
+
+// ---------------------------------------------------------------- PnCounter
+//
+// An add's delta carries every acknowledged add of its replica so far (the
+// entry is that replica's running totals); a reset's delta carries what the
+// resetting replica had observed and removes exactly that. The value is the
+// sum of the observed adds that no reset observed.
+struct PnCounterModel {
+    using State = crdt::PnCounter;
+    struct Op {
+        bool reset = false;
+        std::int64_t amount = 0;
+    };
+    struct Add {
+        std::size_t origin = 0;
+        std::int64_t amount = 0;
+    };
+    struct Knowledge {
+        std::map<std::uint64_t, Add> observed;  // acknowledged adds, by tag
+        std::set<std::uint64_t> removed;        // tags of adds some reset had observed
+        void join(const Knowledge& other) {
+            observed.insert(other.observed.begin(), other.observed.end());
+            removed.insert(other.removed.begin(), other.removed.end());
+        }
+    };
+    struct Local {};
+
+    std::uint64_t next_tag = 0;
+
+    std::optional<Tagged<PnCounterModel>> mutate(Replica<PnCounterModel>& r,
+                                                 std::span<const crdt::ReplicaId>, const Op& op) {
+        Tagged<PnCounterModel> delta;
+        if (op.reset) {
+            delta.state = r.view.state.reset();
+            delta.knowledge.observed = r.view.knowledge.observed;
+            for (const auto& [tag, add] : r.view.knowledge.observed)
+                delta.knowledge.removed.insert(tag);
+            r.view.knowledge.join(delta.knowledge);
+            RC_ASSERT(r.view.state.value() == 0);
+            return delta;
+        }
+        const State before = r.view.state;
+        auto result = r.view.state.add(r.id, op.amount);
+        if (!result) {
+            RC_ASSERT(result.error() == crdt::Error::overflow);
+            RC_ASSERT(r.view.state == before);
+            return std::nullopt;
+        }
+        const std::uint64_t tag = next_tag++;
+        r.view.knowledge.observed[tag] = Add{r.index, op.amount};
+        delta.state = std::move(*result);
+        for (const auto& [t, add] : r.view.knowledge.observed)
+            if (add.origin == r.index) delta.knowledge.observed.emplace(t, add);
+        return delta;
+    }
+
+    void check(const Replica<PnCounterModel>& r, std::span<const crdt::ReplicaId>) const {
+        Int128 expected = 0;
+        bool contributes = false;
+        bool nonzero_contribution = false;
+        for (const auto& [tag, add] : r.view.knowledge.observed) {
+            if (r.view.knowledge.removed.contains(tag)) continue;
+            expected += add.amount;
+            contributes = true;
+            nonzero_contribution |= add.amount != 0;
+        }
+        RC_ASSERT(r.view.state.value() == crdt::detail::saturate(expected));
+        // An unreset add of 0 may leave no trace; any other unreset add must.
+        if (nonzero_contribution) RC_ASSERT(r.view.state.has_contributions());
+        if (!contributes) RC_ASSERT(!r.view.state.has_contributions());
+    }
+
+    void check_converged(const Replica<PnCounterModel>& r) const {
+        RC_ASSERT(r.view.knowledge.observed.size() == next_tag);
+    }
+};
+
+inline std::ostream& operator<<(std::ostream& os, const PnCounterModel::Op& op) {
+    if (op.reset) return os << "reset";
+    return os << "add " << op.amount;
+}
+
+// ---------------------------------------------------------------- LwwRegister
+//
+// Every write has a unique (time, writer) stamp; a replica's value is the
+// write with the highest stamp among those it has observed. A write stamped by
+// the replica's clock (ticked past everything it received) wins locally.
+struct LwwModel {
+    using State = crdt::LwwRegister<std::string>;
+    using Stamp = State::Stamp;
+    struct Op {
+        std::optional<std::string> value;  // nullopt: delete
+        std::uint64_t now_ms = 0;
+        bool stale = false;  // stamp with now_ms instead of the replica's clock
+    };
+    struct Knowledge {
+        std::map<Stamp, std::optional<std::string>> writes;
+        void join(const Knowledge& other) {
+            writes.insert(other.writes.begin(), other.writes.end());
+        }
+    };
+    struct Local {
+        crdt::Hlc clock;
+    };
+
+    std::set<Stamp> used;  // a stale write that would reuse a stamp is skipped
+
+    std::optional<Tagged<LwwModel>> mutate(Replica<LwwModel>& r, std::span<const crdt::ReplicaId>,
+                                           const Op& op) {
+        const crdt::Hlc time = op.stale ? crdt::Hlc::from_parts(op.now_ms, 0)
+                                        : crdt::Hlc::tick(r.local.clock, op.now_ms);
+        const Stamp stamp{time, r.id};
+        if (!used.insert(stamp).second) return std::nullopt;
+        r.local.clock = std::max(r.local.clock, time);
+        Tagged<LwwModel> delta;
+        delta.state = r.view.state.assign(r.id, time, op.value);
+        delta.knowledge.writes.emplace(stamp, op.value);
+        r.view.knowledge.join(delta.knowledge);
+        if (!op.stale) RC_ASSERT(r.view.state.value() == op.value);
+        return delta;
+    }
+
+    void received(Replica<LwwModel>& r, const Tagged<LwwModel>& delta) const {
+        if (delta.state.written())
+            r.local.clock = crdt::Hlc::receive(r.local.clock, delta.state.stamp().time,
+                                               r.local.clock.physical_ms());
+    }
+
+    void check(const Replica<LwwModel>& r, std::span<const crdt::ReplicaId>) const {
+        const auto& writes = r.view.knowledge.writes;
+        if (writes.empty()) {
+            RC_ASSERT(!r.view.state.written());
+            RC_ASSERT(!r.view.state.value());
+            return;
+        }
+        const auto& [stamp, value] = *writes.rbegin();
+        RC_ASSERT(r.view.state.written());
+        RC_ASSERT(r.view.state.stamp() == stamp);
+        RC_ASSERT(r.view.state.value() == value);
+    }
+};
+
+inline std::ostream& operator<<(std::ostream& os, const LwwModel::Op& op) {
+    os << (op.value ? "set \"" + *op.value + "\"" : std::string("delete")) << " at " << op.now_ms;
+    return os << (op.stale ? " (stale clock)" : "");
+}
+
+// ---------------------------------------------------------------- OrSet
+//
+// Every add gets a unique tag; an add survives unless a remove (or clear, or
+// re-add of the same element) at a replica that had seen that add removed it.
+// The members are the elements of the observed, unremoved adds.
+struct OrSetModel {
+    using State = crdt::OrSet<std::string>;
+    struct Op {
+        enum class Kind : std::uint8_t { add, remove, clear };
+        Kind kind = Kind::add;
+        std::string element;
+    };
+    struct Knowledge {
+        std::map<std::uint64_t, std::string> observed;  // add tag -> element
+        std::set<std::uint64_t> removed;
+
+        void join(const Knowledge& other) {
+            observed.insert(other.observed.begin(), other.observed.end());
+            removed.insert(other.removed.begin(), other.removed.end());
+        }
+        // The observed, unremoved adds (of `element`, or of any element).
+        Knowledge alive(const std::string* element) const {
+            Knowledge out;
+            for (const auto& [tag, e] : observed)
+                if (!removed.contains(tag) && (!element || e == *element))
+                    out.observed.emplace(tag, e);
+            return out;
+        }
+    };
+    struct Local {};
+
+    std::uint64_t next_tag = 0;
+
+    std::optional<Tagged<OrSetModel>> mutate(Replica<OrSetModel>& r,
+                                             std::span<const crdt::ReplicaId>, const Op& op) {
+        Tagged<OrSetModel> delta;
+        const std::string* only = op.kind == Op::Kind::clear ? nullptr : &op.element;
+        delta.knowledge = r.view.knowledge.alive(only);
+        for (const auto& [tag, e] : delta.knowledge.observed) delta.knowledge.removed.insert(tag);
+        switch (op.kind) {
+            case Op::Kind::add:
+                delta.state = r.view.state.add(r.id, op.element);
+                delta.knowledge.observed.emplace(next_tag++, op.element);
+                break;
+            case Op::Kind::remove:
+                delta.state = r.view.state.remove(op.element);
+                break;
+            case Op::Kind::clear:
+                delta.state = r.view.state.clear();
+                break;
+        }
+        r.view.knowledge.join(delta.knowledge);
+        return delta;
+    }
+
+    void check(const Replica<OrSetModel>& r, std::span<const crdt::ReplicaId>) const {
+        const auto& k = r.view.knowledge;
+        const Knowledge alive = k.alive(nullptr);
+        std::set<std::string> members;
+        for (const auto& [tag, e] : alive.observed) members.insert(e);
+        const auto value = r.view.state.value();
+        RC_ASSERT(std::set<std::string>(value.begin(), value.end()) == members);
+        RC_ASSERT(value.size() == members.size());
+        // One dot per add: seen adds are the context, live adds the dots held.
+        std::size_t held = 0;
+        for (const auto& [element, dots] : r.view.state.entries()) held += dots.size();
+        RC_ASSERT(held == alive.observed.size());
+        RC_ASSERT(r.view.state.context().dot_count() == k.observed.size());
+    }
+};
+
+inline std::ostream& operator<<(std::ostream& os, const OrSetModel::Op& op) {
+    switch (op.kind) {
+        case OrSetModel::Op::Kind::add:
+            return os << "add " << op.element;
+        case OrSetModel::Op::Kind::remove:
+            return os << "remove " << op.element;
+        case OrSetModel::Op::Kind::clear:
+            return os << "clear";
+    }
+    return os;
+}
+
+// ---------------------------------------------------------------- BoundedCounter
+//
+// No view, at any replica after any join, may go below the floor, nor show any
+// replica holding negative rights; rights always add up to value - floor.
+// When every delta has arrived, the value is exactly the acknowledged
+// increments minus the acknowledged decrements.
+struct BoundedCounterModel {
+    using State = crdt::BoundedCounter;
+    struct Op {
+        enum class Kind : std::uint8_t { increment, decrement, transfer };
+        Kind kind = Kind::increment;
+        std::uint64_t amount = 0;
+        bool all_rights = false;  // decrement, transfer: the amount is every right held
+        std::size_t to = 0;       // transfer: the receiving replica (may be oneself)
+    };
+    struct Knowledge {
+        void join(const Knowledge&) {}
+    };
+    struct Local {};
+
+    std::int64_t min = 0;
+    std::size_t holder_index = 0;  // reduced modulo the replica count at start
+    crdt::BoundedCounter::Floor floor;
+    Int128 acknowledged = 0;
+
+    void start(std::span<const crdt::ReplicaId> ids) {
+        floor = {min, ids[holder_index % ids.size()]};
+    }
+
+    std::optional<Tagged<BoundedCounterModel>> mutate(Replica<BoundedCounterModel>& r,
+                                                      std::span<const crdt::ReplicaId> ids,
+                                                      const Op& op) {
+        State& s = r.view.state;
+        const State before = s;
+        const Int128 rights_before = s.rights(r.id, floor);
+        const crdt::ReplicaId to = ids[op.to % ids.size()];
+        const std::uint64_t amount =
+            op.all_rights && op.kind != Op::Kind::increment
+                ? static_cast<std::uint64_t>(std::max<Int128>(rights_before, 0))
+                : op.amount;
+        auto result = [&] {
+            switch (op.kind) {
+                case Op::Kind::increment:
+                    return s.increment(r.id, amount);
+                case Op::Kind::decrement:
+                    return s.decrement(r.id, amount, floor);
+                case Op::Kind::transfer:
+                    return s.transfer(r.id, to, amount, floor);
+            }
+            return Expected<State, crdt::Error>(unexpected(crdt::Error::invalid_argument));
+        }();
+        if (!result) {
+            RC_ASSERT(s == before);
+            if (op.kind == Op::Kind::transfer && to == r.id)
+                RC_ASSERT(result.error() == crdt::Error::invalid_argument);
+            else if (op.kind != Op::Kind::increment)
+                RC_ASSERT(result.error() == crdt::Error::insufficient_rights);
+            if (result.error() == crdt::Error::insufficient_rights)
+                RC_ASSERT(rights_before < Int128(amount));
+            return std::nullopt;
+        }
+        RC_ASSERT(!(op.kind == Op::Kind::transfer && to == r.id));
+        switch (op.kind) {
+            case Op::Kind::increment:
+                acknowledged += amount;
+                RC_ASSERT(Int128(s.value()) == Int128(before.value()) + amount);
+                break;
+            case Op::Kind::decrement:
+                RC_ASSERT(rights_before >= Int128(amount));
+                acknowledged -= amount;
+                RC_ASSERT(Int128(s.value()) == Int128(before.value()) - amount);
+                RC_ASSERT(Int128(s.rights(r.id, floor)) == rights_before - amount);
+                break;
+            case Op::Kind::transfer:
+                RC_ASSERT(s.value() == before.value());
+                RC_ASSERT(Int128(s.rights(r.id, floor)) == rights_before - amount);
+                RC_ASSERT(Int128(s.rights(to, floor)) == Int128(before.rights(to, floor)) + amount);
+                break;
+        }
+        return Tagged<BoundedCounterModel>{std::move(*result), {}};
+    }
+
+    void check(const Replica<BoundedCounterModel>& r, std::span<const crdt::ReplicaId> ids) const {
+        const State& s = r.view.state;
+        RC_ASSERT(s.value() >= floor.min);
+        Int128 rights = 0;
+        for (const auto id : ids) {
+            RC_ASSERT(s.rights(id, floor) >= 0);
+            rights += s.rights(id, floor);
+        }
+        RC_ASSERT(rights == Int128(s.value()) - floor.min);
+    }
+
+    void check_converged(const Replica<BoundedCounterModel>& r) const {
+        RC_ASSERT(Int128(r.view.state.value()) == acknowledged);
+    }
+};
+
+inline std::ostream& operator<<(std::ostream& os, const BoundedCounterModel::Op& op) {
+    switch (op.kind) {
+        case BoundedCounterModel::Op::Kind::increment:
+            return os << "increment " << op.amount;
+        case BoundedCounterModel::Op::Kind::decrement:
+            return os << "decrement "
+                      << (op.all_rights ? "all its rights" : std::to_string(op.amount));
+        case BoundedCounterModel::Op::Kind::transfer:
+            return os << "transfer "
+                      << (op.all_rights ? "all its rights" : std::to_string(op.amount)) << " to r"
+                      << op.to;
+    }
+    return os;
+}
+
+inline std::ostream& operator<<(std::ostream& os, const BoundedCounterModel& m) {
+    return os << "floor " << m.min << " held by r" << m.holder_index;
+}
+
+}  // namespace meridian::test

@@ -1,0 +1,104 @@
+#include "crdt/or_set.hpp"
+
+#include <catch2/catch.hpp>
+#include <string>
+#include <vector>
+
+#include "laws.hpp"
+#include "show.hpp"
+
+namespace {
+
+using meridian::crdt::Dot;
+using meridian::crdt::ReplicaId;
+using meridian::test::OrSetModel;
+using Set = meridian::crdt::OrSet<std::string>;
+using Members = std::vector<std::string>;
+
+constexpr ReplicaId us{1, 0};
+constexpr ReplicaId eu{2, 0};
+
+}  // namespace
+
+TEST_CASE("or set: join is commutative, associative and idempotent") {
+    meridian::test::check_join_laws<OrSetModel>();
+}
+
+TEST_CASE("or set: joining an add's, a remove's or a clear's delta gives the mutated state") {
+    meridian::test::check_delta_mutators<OrSetModel>();
+}
+
+TEST_CASE(
+    "or set: replicas converge on exactly the adds that no remove at a replica that had seen "
+    "them removed") {
+    meridian::test::check_convergence<OrSetModel>();
+}
+
+TEST_CASE("or set: add, remove, add again leaves the element in, wherever the deltas land") {
+    Set a;
+    const Set add1 = a.add(us, "x");
+    const Set remove = a.remove("x");
+    CHECK_FALSE(a.contains("x"));
+    const Set add2 = a.add(us, "x");
+    CHECK(a.value() == Members{"x"});
+
+    // A replica that sees only the first add and the remove has no x ...
+    Set b;
+    b.join(remove);
+    b.join(add1);
+    CHECK(b.empty());
+    // ... until the second add arrives; the first add's dot stays gone.
+    b.join(add2);
+    CHECK(b.value() == Members{"x"});
+    CHECK(b == a);
+    REQUIRE(b.entries().at("x").size() == 1);
+    CHECK(b.entries().at("x")[0] == Dot{us, 2});
+}
+
+TEST_CASE("or set: an add concurrent with a remove survives") {
+    Set a, b;
+    b.join(a.add(us, "x"));
+    const Set remove = a.remove("x");
+    const Set readd = b.add(eu, "x");  // b has not seen the remove
+    a.join(readd);
+    b.join(remove);
+    CHECK(a.value() == Members{"x"});
+    CHECK(a == b);
+}
+
+TEST_CASE("or set: removing an element never seen has an empty delta and removes nothing") {
+    Set a, b;
+    b.join(a.add(us, "x"));
+    const Set remove = b.remove("y");
+    CHECK(remove == Set{});
+    a.join(remove);
+    CHECK(a.value() == Members{"x"});
+}
+
+TEST_CASE("or set: clear removes what it observed, and a concurrent add survives") {
+    Set a, b;
+    b.join(a.add(us, "x"));
+    b.join(a.add(us, "y"));
+    const Set concurrent = a.add(us, "z");
+    const Set clear = b.clear();
+    CHECK(b.empty());
+    a.join(clear);
+    b.join(concurrent);
+    CHECK(a.value() == Members{"z"});
+    CHECK(a == b);
+}
+
+TEST_CASE("or set: a copy has its own index, so mutating it leaves the original alone") {
+    Set a;
+    a.add(us, "x");
+    Set copy = a;
+    copy.remove("x");
+    Set other;
+    other.join(a);
+    CHECK(a.contains("x"));
+    CHECK(other.contains("x"));
+    copy = a;
+    copy.join(Set(a).clear());
+    CHECK(copy.empty());
+    CHECK(a.contains("x"));
+}
