@@ -137,6 +137,16 @@ void serialize(Archive& ar, BoundedCounter& c) {
     }
 }
 
+template <class Archive, class T>
+void save(Archive& ar, const Boxed<T>& box) {
+    ar(*box);
+}
+
+template <class Archive, class T>
+void load(Archive& ar, Boxed<T>& box) {
+    ar(*box);
+}
+
 template <class Archive>
 void serialize(Archive& ar, Value& v) {
     ar(v.state_);

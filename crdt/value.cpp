@@ -27,7 +27,11 @@ Expected<void, Error> Value::join(const Value& other) {
     std::visit(
         [&](auto& mine) {
             using T = std::decay_t<decltype(mine)>;
-            mine.join(std::get<T>(other.state_));
+            if constexpr (std::is_same_v<T, Boxed<StringSet>>) {
+                mine->join(*std::get<T>(other.state_));
+            } else {
+                mine.join(std::get<T>(other.state_));
+            }
         },
         state_);
     return {};
@@ -37,7 +41,7 @@ bool Value::exists() const {
     struct Visible {
         bool operator()(const Register& r) const { return r.value().has_value(); }
         bool operator()(const PnCounter& c) const { return c.has_contributions(); }
-        bool operator()(const StringSet& s) const { return !s.empty(); }
+        bool operator()(const Boxed<StringSet>& s) const { return !s->empty(); }
         bool operator()(const BoundedCounter& b) const { return b.written(); }
     };
     return std::visit(Visible{}, state_);

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <type_traits>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -20,6 +22,32 @@ namespace meridian::crdt {
 using Register = LwwRegister<std::string>;
 using StringSet = OrSet<std::string>;
 
+// A heap cell with value semantics: keeps a large alternative (the set, with
+// its maps) from widening every Value, so a counter key stays small.
+template <class T>
+class Boxed {
+public:
+    Boxed() : cell_(std::make_unique<T>()) {}
+    Boxed(T value) : cell_(std::make_unique<T>(std::move(value))) {}
+    Boxed(const Boxed& other) : cell_(std::make_unique<T>(*other.cell_)) {}
+    Boxed(Boxed&&) noexcept = default;
+    Boxed& operator=(const Boxed& other) {
+        if (this != &other) *cell_ = *other.cell_;
+        return *this;
+    }
+    Boxed& operator=(Boxed&&) noexcept = default;
+
+    T& operator*() { return *cell_; }
+    const T& operator*() const { return *cell_; }
+    T* operator->() { return cell_.get(); }
+    const T* operator->() const { return cell_.get(); }
+
+    friend bool operator==(const Boxed& a, const Boxed& b) { return *a.cell_ == *b.cell_; }
+
+private:
+    std::unique_ptr<T> cell_;  // never null (moved-from boxes are only destroyed or assigned)
+};
+
 // The order matches Value's alternatives and is part of the wire format.
 enum class ValueType : std::uint8_t { lww = 0, counter = 1, set = 2, bounded_counter = 3 };
 
@@ -27,7 +55,7 @@ std::string_view name_of(ValueType type);
 
 class Value {
 public:
-    using State = std::variant<Register, PnCounter, StringSet, BoundedCounter>;
+    using State = std::variant<Register, PnCounter, Boxed<StringSet>, BoundedCounter>;
 
     Value() = default;  // a register never written
     Value(Register r) : state_(std::move(r)) {}
@@ -41,9 +69,18 @@ public:
     ValueType type() const { return static_cast<ValueType>(state_.index()); }
 
     template <class T>
-    T* as() { return std::get_if<T>(&state_); }
+    T* as() {
+        if constexpr (std::is_same_v<T, StringSet>) {
+            auto* box = std::get_if<Boxed<StringSet>>(&state_);
+            return box ? &**box : nullptr;
+        } else {
+            return std::get_if<T>(&state_);
+        }
+    }
     template <class T>
-    const T* as() const { return std::get_if<T>(&state_); }
+    const T* as() const {
+        return const_cast<Value*>(this)->as<T>();
+    }
 
     // Joins `other` in; refuses with Error::type_mismatch (changing nothing)
     // when it holds another type.
