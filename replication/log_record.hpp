@@ -1,0 +1,50 @@
+// LogRecord: the unit of replication and of the write-ahead log. A record
+// holds the deltas of a contiguous interval [lo, hi] of one origin replica's
+// writes, each key at most once (deltas of the same key are joined, so a hot
+// key updated many times ships once). A receiver holding origin's writes up to
+// seq v may apply any record with lo <= v + 1; applying a record twice is
+// harmless because deltas are join-semilattice states.
+//
+// Two further kinds exist only in a node's own log, never on the wire as
+// records: `state` (a chunk of full-state sync: key states with no interval)
+// and `vv_merge` (the end of a full sync: the version vector it brought).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "crdt/expected.hpp"
+#include "crdt/value.hpp"
+#include "crdt/version_vector.hpp"
+
+namespace meridian::replication {
+
+struct KeyDelta {
+    std::string key;
+    crdt::Value delta;
+
+    friend bool operator==(const KeyDelta&, const KeyDelta&) = default;
+};
+
+struct LogRecord {
+    enum class Kind : std::uint8_t { deltas = 0, state = 1, vv_merge = 2 };
+
+    Kind kind = Kind::deltas;
+    crdt::ReplicaId origin;  // deltas only
+    std::uint64_t lo = 0;    // deltas only: first seq of origin covered
+    std::uint64_t hi = 0;    // deltas only: last seq of origin covered
+    std::vector<KeyDelta> deltas;
+    crdt::VersionVector merged;  // vv_merge only
+
+    friend bool operator==(const LogRecord&, const LogRecord&) = default;
+};
+
+std::string encode_record(const LogRecord& record);
+Expected<LogRecord, std::string> decode_record(std::string_view bytes);
+
+std::string encode_records(const std::vector<LogRecord>& records);
+Expected<std::vector<LogRecord>, std::string> decode_records(std::string_view bytes);
+
+}  // namespace meridian::replication

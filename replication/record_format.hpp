@@ -1,0 +1,45 @@
+// cereal serialization of log records (the wire and WAL format of a record).
+// Include only where records are encoded or decoded.
+#pragma once
+
+#include <string>
+
+#include "crdt/serialization.hpp"
+#include "replication/log_record.hpp"
+
+namespace meridian::replication {
+
+template <class Archive>
+void serialize(Archive& ar, KeyDelta& d) {
+    ar(d.key, d.delta);
+}
+
+template <class Archive>
+void save(Archive& ar, const LogRecord& r) {
+    ar(static_cast<std::uint8_t>(r.kind));
+    switch (r.kind) {
+        case LogRecord::Kind::deltas: ar(r.origin, r.lo, r.hi, r.deltas); break;
+        case LogRecord::Kind::state: ar(r.deltas); break;
+        case LogRecord::Kind::vv_merge: ar(r.merged); break;
+    }
+}
+
+template <class Archive>
+void load(Archive& ar, LogRecord& r) {
+    std::uint8_t kind = 0;
+    ar(kind);
+    if (kind > static_cast<std::uint8_t>(LogRecord::Kind::vv_merge))
+        throw crdt::DecodeError("unknown log record kind " + std::to_string(kind));
+    r.kind = static_cast<LogRecord::Kind>(kind);
+    switch (r.kind) {
+        case LogRecord::Kind::deltas:
+            ar(r.origin, r.lo, r.hi, r.deltas);
+            if (r.lo == 0 || r.lo > r.hi) throw crdt::DecodeError("log record with a bad interval");
+            if (r.origin.region == 0) throw crdt::DecodeError("log record from region 0");
+            break;
+        case LogRecord::Kind::state: ar(r.deltas); break;
+        case LogRecord::Kind::vv_merge: ar(r.merged); break;
+    }
+}
+
+}  // namespace meridian::replication
