@@ -32,7 +32,12 @@ public:
     Boxed(const Boxed& other) : cell_(std::make_unique<T>(*other.cell_)) {}
     Boxed(Boxed&&) noexcept = default;
     Boxed& operator=(const Boxed& other) {
-        if (this != &other) *cell_ = *other.cell_;
+        if (this == &other) return *this;
+        if (cell_) {
+            *cell_ = *other.cell_;
+        } else {
+            cell_ = std::make_unique<T>(*other.cell_);  // a moved-from box gets a new cell
+        }
         return *this;
     }
     Boxed& operator=(Boxed&&) noexcept = default;
@@ -45,7 +50,7 @@ public:
     friend bool operator==(const Boxed& a, const Boxed& b) { return *a.cell_ == *b.cell_; }
 
 private:
-    std::unique_ptr<T> cell_;  // never null (moved-from boxes are only destroyed or assigned)
+    std::unique_ptr<T> cell_;  // null only after a move; such a box is only destroyed or assigned
 };
 
 // The order matches Value's alternatives and is part of the wire format.
