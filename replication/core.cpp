@@ -364,7 +364,7 @@ bool ReplicationCore::delay_relay(const Peer& peer, const LogRecord& record) con
 void ReplicationCore::start_full_sync(Peer& peer) {
     FullSync sync;
     sync.vv = log_.version_vector();
-    sync.resume_lsn = log_.next_lsn();
+    sync.resume_lsn = log_.appended_lsn();
     peer.full_sync = std::move(sync);
     peer.deferred.clear();
 }
@@ -372,12 +372,20 @@ void ReplicationCore::start_full_sync(Peer& peer) {
 void ReplicationCore::pump_full_sync(Peer& peer) {
     if (!peer.link || peer.paused || peer.in_flight) return;
     FullSync& sync = *peer.full_sync;
-    std::vector<KeyDelta> states;
-    const std::uint64_t next = state_.read_states(sync.scan_cursor, options_.batch_bytes, states);
-    send(*peer.link, FrameType::snapshot_chunk, crdt::encode(states));
+    if (!sync.chunk) {
+        std::vector<KeyDelta> states;
+        sync.chunk_needs_lsn = log_.appended_lsn();
+        sync.scan_cursor = state_.read_states(sync.scan_cursor, options_.batch_bytes, states);
+        sync.last_chunk = sync.scan_cursor == 0;
+        sync.chunk = crdt::encode(states);
+    }
+    // The chunk reflects every record appended so far; it waits until they
+    // may all leave the node (under fsync = always: until they are durable).
+    if (log_.next_lsn() < sync.chunk_needs_lsn) return;
+    send(*peer.link, FrameType::snapshot_chunk, std::move(*sync.chunk));
+    sync.chunk.reset();
     peer.in_flight = true;
-    sync.scan_cursor = next;
-    if (next != 0) return;
+    if (!sync.last_chunk) return;
 
     send(*peer.link, FrameType::snapshot_done, encode(SnapshotDone{sync.vv}));
     ++peer.stats.full_syncs_sent;

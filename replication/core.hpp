@@ -162,8 +162,12 @@ private:
 
     struct FullSync {
         std::uint64_t scan_cursor = 0;
-        crdt::VersionVector vv;      // the log's version vector when it began
+        crdt::VersionVector vv;        // the log's version vector when it began
         std::uint64_t resume_lsn = 0;  // the stream resumes here afterwards
+        // A chunk read but held until the log may ship what it reflects.
+        std::optional<std::string> chunk;
+        std::uint64_t chunk_needs_lsn = 0;
+        bool last_chunk = false;
     };
 
     struct Peer {

@@ -26,10 +26,16 @@ class LogReader {
 public:
     virtual ~LogReader() = default;
 
-    // The version vector of everything appended so far.
+    // The version vector of everything appended so far (what this node holds).
     virtual const crdt::VersionVector& version_vector() const = 0;
-    // The LSN the next appended record will get.
+    // One past the last record the core may ship. Under fsync = always that
+    // is the durable end of the log -- nothing that a crash could still take
+    // back ever leaves the node -- otherwise the end written to the OS.
     virtual std::uint64_t next_lsn() const = 0;
+    // One past the last record appended (shippable or not). A full-sync chunk
+    // read now reflects records up to here, so it may only leave once
+    // next_lsn() has caught up.
+    virtual std::uint64_t appended_lsn() const { return next_lsn(); }
     // The first LSN from which a peer holding `vv` finds every delta record
     // it lacks, or nullopt when some are no longer retained (the peer then
     // needs a full-state sync).

@@ -305,7 +305,7 @@ void PeerTransport::Impl::redial_later(Dialer& dialer) {
     const std::uint64_t floor = std::max<std::uint32_t>(options_.reconnect_min_ms, 1);
     const std::uint64_t cap =
         std::min<std::uint64_t>(std::max(options_.reconnect_max_ms, options_.reconnect_min_ms),
-                                floor << std::min<std::uint32_t>(dialer.failures, 32));
+                                floor << std::min<std::uint32_t>(dialer.failures, 20));
     ++dialer.failures;
     const std::uint64_t delay = std::uniform_int_distribution<std::uint64_t>(0, cap)(rng_);
     const std::uint64_t attempt = dialer.attempt;

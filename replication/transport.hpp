@@ -52,7 +52,8 @@ public:
     // `on_action` receives every core action the transport does not execute itself
     // (ApplyRecords, ApplyStates, MergeVersionVector, PeerUp, PeerDown, PeerAcked, PeerMessage).
     // It runs inside drain(); it may call core methods (e.g. core.on_appended) but must not call
-    // drain() itself: the drain loop picks up the actions those calls queue.
+    // drain() itself: the drain loop picks up the actions those calls queue. It may call stop(),
+    // but must not destroy the transport (post that instead).
     PeerTransport(boost::asio::io_context& io, TransportOptions options, ReplicationCore& core,
                   std::function<void(Action&)> on_action, std::function<std::uint64_t()> now_ms);
     ~PeerTransport();  // stop()s

@@ -401,14 +401,14 @@ SimResult SimCluster::run() {
                 if (nodes_[i]->alive && std::uniform_real_distribution<>(0, 1)(rng_) < options_.op_rate)
                     client_op(i);
             }
-            if (options_.crashes && rng_() % 1500 == 0) {
+            if (options_.crashes && rng_() % 800 == 0) {
                 int down = 0;
                 for (auto& node : nodes_) down += !node->alive;
                 const int victim = static_cast<int>(rng_() % options_.nodes);
                 if (down == 0 && nodes_[victim]->alive) crash(victim);
             }
-            if (options_.partitions && rng_() % 400 == 0) start_partition();
-            if (rng_() % 700 == 0) heal_partitions();
+            if (options_.partitions && rng_() % 250 == 0) start_partition();
+            if (rng_() % 400 == 0) heal_partitions();
         }
         for (int i = 0; i < options_.nodes; ++i)
             if (!nodes_[i]->alive && (now_ >= nodes_[i]->restart_at || !writing)) restart(i);

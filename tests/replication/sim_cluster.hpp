@@ -29,9 +29,9 @@ struct SimOptions {
     std::uint64_t seed = 1;
     int nodes = 3;
     bool fsync_always = false;       // else fsync = no: crashes lose the unsynced tail
-    std::uint64_t write_ms = 3000;   // how long clients write (faults happen meanwhile)
+    std::uint64_t write_ms = 1500;   // how long clients write (faults happen meanwhile)
     std::uint64_t heal_ms = 20000;   // the most time allowed to converge afterwards
-    double op_rate = 0.3;            // client operations per node per millisecond step
+    double op_rate = 0.2;            // client operations per node per millisecond step
     bool crashes = true;
     bool partitions = true;
     bool duplicates = true;

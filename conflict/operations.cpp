@@ -1,0 +1,98 @@
+#include "conflict/operations.hpp"
+
+#include "crdt/wide_int.hpp"
+
+namespace meridian::conflict {
+
+namespace {
+
+Refusal refusal_of(crdt::Error error) {
+    switch (error) {
+        case crdt::Error::overflow: return Refusal::overflow;
+        case crdt::Error::insufficient_rights: return Refusal::insufficient_rights;
+        case crdt::Error::type_mismatch: return Refusal::wrong_type;
+        case crdt::Error::invalid_argument: return Refusal::not_supported;
+    }
+    return Refusal::not_supported;
+}
+
+}  // namespace
+
+crdt::BoundedCounter::Floor floor_of(const Policy& policy, const Writer& writer) {
+    return crdt::BoundedCounter::Floor{policy.min.value_or(0), writer.floor_holder};
+}
+
+Expected<Written, Refusal> set_value(crdt::Value& state, const Writer& writer, std::string value) {
+    auto* reg = state.as<crdt::Register>();
+    if (!reg) return unexpected(Refusal::wrong_type);
+    return Written{crdt::Value(reg->assign(writer.replica, writer.time, std::move(value))), 1};
+}
+
+Expected<Written, Refusal> delete_value(crdt::Value& state, const Writer& writer) {
+    const std::int64_t existed = state.exists() ? 1 : 0;
+    if (auto* reg = state.as<crdt::Register>())
+        return Written{crdt::Value(reg->assign(writer.replica, writer.time, std::nullopt)), existed};
+    if (auto* counter = state.as<crdt::PnCounter>()) return Written{crdt::Value(counter->reset()), existed};
+    if (auto* set = state.as<crdt::StringSet>()) return Written{crdt::Value(set->clear()), existed};
+    return unexpected(Refusal::not_supported);
+}
+
+Expected<Written, Refusal> add_to_counter(crdt::Value& state, const Policy& policy,
+                                          const Writer& writer, std::int64_t amount) {
+    if (auto* counter = state.as<crdt::PnCounter>()) {
+        if (policy.home_routed && policy.min && amount < 0) {
+            // Exact at the home region, which executes every write of the key.
+            const auto next = crdt::detail::Int128(counter->value()) + amount;
+            if (next < *policy.min) return unexpected(Refusal::below_floor);
+        }
+        auto delta = counter->add(writer.replica, amount);
+        if (!delta) return unexpected(refusal_of(delta.error()));
+        return Written{crdt::Value(std::move(*delta)), 0};
+    }
+    if (auto* bounded = state.as<crdt::BoundedCounter>()) {
+        auto delta = amount >= 0
+                         ? bounded->increment(writer.replica, static_cast<std::uint64_t>(amount))
+                         : bounded->decrement(writer.replica, std::uint64_t{0} - static_cast<std::uint64_t>(amount),
+                                              floor_of(policy, writer));
+        if (!delta) return unexpected(refusal_of(delta.error()));
+        return Written{crdt::Value(std::move(*delta)), 0};
+    }
+    return unexpected(Refusal::wrong_type);
+}
+
+Expected<Written, Refusal> add_members(crdt::Value& state, const Writer& writer,
+                                       std::span<const std::string> members) {
+    auto* set = state.as<crdt::StringSet>();
+    if (!set) return unexpected(Refusal::wrong_type);
+    crdt::StringSet delta;
+    std::int64_t added = 0;
+    for (const std::string& member : members) {
+        added += set->contains(member) ? 0 : 1;
+        delta.join(set->add(writer.replica, member));
+    }
+    return Written{crdt::Value(std::move(delta)), added};
+}
+
+Expected<Written, Refusal> remove_members(crdt::Value& state, std::span<const std::string> members) {
+    auto* set = state.as<crdt::StringSet>();
+    if (!set) return unexpected(Refusal::wrong_type);
+    crdt::StringSet delta;
+    std::int64_t removed = 0;
+    for (const std::string& member : members) {
+        removed += set->contains(member) ? 1 : 0;
+        delta.join(set->remove(member));
+    }
+    return Written{crdt::Value(std::move(delta)), removed};
+}
+
+Expected<Written, Refusal> transfer_rights(crdt::Value& state, const Policy& policy,
+                                           const Writer& writer, crdt::ReplicaId to,
+                                           std::uint64_t amount) {
+    auto* bounded = state.as<crdt::BoundedCounter>();
+    if (!bounded) return unexpected(Refusal::wrong_type);
+    auto delta = bounded->transfer(writer.replica, to, amount, floor_of(policy, writer));
+    if (!delta) return unexpected(refusal_of(delta.error()));
+    return Written{crdt::Value(std::move(*delta)), 0};
+}
+
+}  // namespace meridian::conflict

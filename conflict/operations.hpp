@@ -1,0 +1,64 @@
+// The write operations a command performs on one key's CRDT state, dispatched
+// by the key's policy: what SET, DEL, INCRBY, SADD and SREM mean for each type.
+// Each applies the change to `state` (which the caller owns, in its keyspace)
+// and returns the delta to log and replicate, or why the write was refused --
+// a refused write changes nothing. Pure: no I/O, any thread.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "conflict/policy.hpp"
+#include "crdt/expected.hpp"
+#include "crdt/hlc.hpp"
+#include "crdt/value.hpp"
+
+namespace meridian::conflict {
+
+enum class Refusal : std::uint8_t {
+    wrong_type,           // the command does not apply to the key's policy type
+    overflow,             // the counter would leave the 64-bit range
+    below_floor,          // a home-routed counter would go below its min
+    insufficient_rights,  // a bounded counter replica holds too few rights (ask for a transfer)
+    not_supported,        // e.g. DEL of a bounded counter
+};
+
+// Who writes, and when.
+struct Writer {
+    crdt::ReplicaId replica;
+    crdt::Hlc time;  // used by register writes
+    // The replica holding a bounded counter's initial rights when its floor
+    // is below 0: the lowest region of the cluster, epoch 0 (see BoundedCounter).
+    crdt::ReplicaId floor_holder;
+};
+
+struct Written {
+    crdt::Value delta;
+    std::int64_t count = 0;  // SADD/SREM: members added/removed; DEL: 1 if the key existed
+};
+
+// SET on an lww key.
+Expected<Written, Refusal> set_value(crdt::Value& state, const Writer& writer, std::string value);
+// DEL: a register is overwritten with "absent"; a counter is reset (observed
+// increments are undone, concurrent ones survive); a set loses every observed
+// member (concurrent adds survive); a bounded counter refuses.
+Expected<Written, Refusal> delete_value(crdt::Value& state, const Writer& writer);
+// INCRBY/DECRBY on a counter or bounded counter. `policy.min` applies to a
+// home-routed counter (checked here, exact because every write of the key runs
+// at its home) and to a bounded counter (through its rights).
+Expected<Written, Refusal> add_to_counter(crdt::Value& state, const Policy& policy,
+                                          const Writer& writer, std::int64_t amount);
+// SADD / SREM.
+Expected<Written, Refusal> add_members(crdt::Value& state, const Writer& writer,
+                                       std::span<const std::string> members);
+Expected<Written, Refusal> remove_members(crdt::Value& state, std::span<const std::string> members);
+// Moves `amount` of `writer`'s rights on a bounded counter to `to`.
+Expected<Written, Refusal> transfer_rights(crdt::Value& state, const Policy& policy,
+                                           const Writer& writer, crdt::ReplicaId to,
+                                           std::uint64_t amount);
+
+// The bounded counter floor a policy implies.
+crdt::BoundedCounter::Floor floor_of(const Policy& policy, const Writer& writer);
+
+}  // namespace meridian::conflict
