@@ -55,7 +55,7 @@ TEST_CASE("regions converge after crashes that lose unsynced writes under fsync 
 }
 
 TEST_CASE("a region behind the retained log converges through full-state sync", "[simulation]") {
-    run_seeds(env_or("MERIDIAN_SIM_SEEDS", 600), [](SimOptions& o) {
+    run_seeds(env_or("MERIDIAN_SIM_SEEDS", 500), [](SimOptions& o) {
         o.nodes = 3 + static_cast<int>(o.seed % 2);
         o.fsync_always = o.seed % 2 == 0;
         o.retention_records = 40;
