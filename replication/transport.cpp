@@ -226,7 +226,7 @@ void PeerTransport::Impl::accept() {
 }
 
 void PeerTransport::Impl::arm_tick() {
-    tick_timer_.expires_after(milliseconds(options_.tick_ms));
+    tick_timer_.expires_after(milliseconds(std::max<std::uint32_t>(options_.tick_ms, 1)));
     tick_timer_.async_wait([self = shared_from_this()](const error_code& ec) {
         if (self->stopped_ || ec == asio::error::operation_aborted) return;
         self->core_.on_tick(self->now());
