@@ -120,7 +120,9 @@ Keyspace::Keyspace() : Keyspace(process_hash_seed()) {}
 
 Keyspace::Keyspace(std::uint64_t hash_seed) : seed_(hash_seed) {}
 
-Keyspace::~Keyspace() { free_all(); }
+Keyspace::~Keyspace() {
+    free_all();
+}
 
 Keyspace::Keyspace(Keyspace&& other) noexcept
     : tables_{std::exchange(other.tables_[0], {}), std::exchange(other.tables_[1], {})},
@@ -230,9 +232,10 @@ Keyspace::Entry* Keyspace::insert_new(std::string_view key, std::uint32_t hash,
     Table& table = rehashing() ? tables_[1] : tables_[0];
     const std::size_t block = sizeof(Entry) + key.size();
     void* memory = ::operator new(block);
-    auto* entry = new (memory) Entry{nullptr, hash, static_cast<std::uint32_t>(key.size()),
-                                     crdt::Value::empty(type)};
-    if (!key.empty()) std::memcpy(static_cast<char*>(memory) + sizeof(Entry), key.data(), key.size());
+    auto* entry = new (memory)
+        Entry{nullptr, hash, static_cast<std::uint32_t>(key.size()), crdt::Value::empty(type)};
+    if (!key.empty())
+        std::memcpy(static_cast<char*>(memory) + sizeof(Entry), key.data(), key.size());
     Entry*& bucket = table.buckets[hash & table.mask];
     entry->next = bucket;
     bucket = entry;
@@ -309,7 +312,7 @@ void Keyspace::rehash_buckets(std::size_t max_buckets) {
     if (!rehashing()) return;
     Table& from = tables_[0];
     Table& to = tables_[1];
-    std::size_t empty_visits = max_buckets * 10;
+    std::size_t empty_visits = max_buckets < SIZE_MAX / 10 ? max_buckets * 10 : SIZE_MAX;
     for (; max_buckets != 0 && from.used != 0; --max_buckets) {
         while (from.buckets[rehash_index_] == nullptr) {
             ++rehash_index_;

@@ -71,11 +71,11 @@ public:
     std::size_t visible_size() const { return visible_; }  // Value::exists(): DBSIZE
 
     // Visits buckets from `cursor` on, passing their keys, tombstones included, to
-    // f(std::string_view key, const crdt::Value&), until at least `count` keys were passed,
-    // the iteration is complete, or 10 * count cursor steps were taken (a sparse table does not
-    // make one call long). Returns the cursor to
-    // continue from, 0 once the iteration is complete (start with 0). Any cursor value is safe.
-    // f must not change the keyspace; changes between calls are fine (see Design).
+    // f(std::string_view key, const crdt::Value&), until at least `count` keys were passed, the
+    // iteration is complete, or 10 * count cursor steps were taken (so a sparse table does not
+    // make one call long). Returns the cursor to continue from: 0 once the iteration is complete
+    // (start with 0). Any cursor value is safe. f must not change the keyspace; changes between
+    // calls are fine (see Design).
     template <class F>
     std::uint64_t scan(std::uint64_t cursor, std::size_t count, F&& f) const;
 
@@ -156,7 +156,7 @@ private:
         return reverse_bits(reverse_bits(cursor | ~mask) + 1);
     }
 
-    Table tables_[2];              // [1] only while resizing: [0] is being moved into it
+    Table tables_[2];               // [1] only while resizing: [0] is being moved into it
     std::size_t rehash_index_ = 0;  // buckets of tables_[0] below this are moved
     std::size_t visible_ = 0;
     std::size_t entry_bytes_ = 0;
@@ -178,7 +178,7 @@ std::uint64_t Keyspace::scan(std::uint64_t cursor, std::size_t count, F&& f) con
     if (size() == 0) return 0;
     if (count == 0) count = 1;
     std::size_t passed = 0;
-    std::size_t buckets_left = count * 10;
+    std::size_t buckets_left = count < SIZE_MAX / 10 ? count * 10 : SIZE_MAX;
     const auto emit = [&](const Entry& entry) {
         f(entry.key(), std::as_const(entry.value));
         ++passed;

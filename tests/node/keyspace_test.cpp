@@ -74,14 +74,16 @@ struct Op {
 };
 
 std::ostream& operator<<(std::ostream& os, const Op& op) {
-    static const char* const names[] = {"write", "tombstone", "erase", "scan",
-                                        "rehash", "fill", "drain"};
+    static const char* const names[] = {"write",  "tombstone", "erase", "scan",
+                                        "rehash", "fill",      "drain"};
     return os << names[op.kind] << '(' << op.key << ',' << op.amount << ')';
 }
 
 rc::Gen<Op> gen_op() {
     return rc::gen::apply(
-        [](Op::Kind kind, unsigned key, unsigned amount) { return Op{kind, key, amount}; },
+        [](Op::Kind kind, unsigned key, unsigned amount) {
+            return Op{kind, key, amount};
+        },
         rc::gen::weightedElement<Op::Kind>({{6, Op::write},
                                             {2, Op::tombstone},
                                             {3, Op::erase},
@@ -240,9 +242,15 @@ TEST_CASE("keyspace: erase removes visible keys and tombstones and keeps the cou
 
 TEST_CASE("keyspace: keys are binary: NULs, prefixes and the empty key are distinct keys") {
     Keyspace keyspace(9);
-    const std::vector<std::string> keys = {
-        "", std::string(1, '\0'), std::string(2, '\0'), "a", std::string("a\0", 2),
-        std::string("a\0b", 3), std::string("a\0c", 3), "ab", std::string("\xff\0\x80", 3)};
+    const std::vector<std::string> keys = {"",
+                                           std::string(1, '\0'),
+                                           std::string(2, '\0'),
+                                           "a",
+                                           std::string("a\0", 2),
+                                           std::string("a\0b", 3),
+                                           std::string("a\0c", 3),
+                                           "ab",
+                                           std::string("\xff\0\x80", 3)};
     for (std::size_t i = 0; i < keys.size(); ++i) write(keyspace, keys[i], std::to_string(i), 1);
     REQUIRE(keyspace.size() == keys.size());
     for (std::size_t i = 0; i < keys.size(); ++i) {
@@ -369,6 +377,23 @@ TEST_CASE("keyspace: a scan of an unchanged keyspace visits every key exactly on
     });
 }
 
+TEST_CASE("keyspace: the largest count and budget finish a scan and a resize in one call") {
+    Keyspace keyspace(16);
+    std::vector<std::string> keys;
+    for (unsigned i = 0; keys.size() < 100 || !keyspace.rehashing(); ++i) {
+        keys.push_back(key_for(i));
+        write(keyspace, keys.back(), "v", 1);
+    }
+    std::vector<std::string> scanned;
+    const std::uint64_t cursor = keyspace.scan(
+        0, SIZE_MAX, [&](std::string_view key, const Value&) { scanned.emplace_back(key); });
+    CHECK(cursor == 0);
+    CHECK(sorted(scanned) == sorted(keys));
+    CHECK_FALSE(keyspace.rehash(SIZE_MAX));
+    CHECK_FALSE(keyspace.rehashing());
+    CHECK(keyspace.size() == keys.size());
+}
+
 TEST_CASE("keyspace: a scan from any cursor value ends") {
     rc::prop("an arbitrary cursor reaches 0", [] {
         const auto seed = *rc::gen::arbitrary<std::uint64_t>();
@@ -429,11 +454,21 @@ TEST_CASE("keyspace: a scan visits every key present throughout, while keys come
 
         for (const Op& op : ops) {
             switch (op.kind) {
-                case Op::write: store(key_for(op.key), "v" + std::to_string(clock)); break;
-                case Op::tombstone: store(key_for(op.key), std::nullopt); break;
-                case Op::erase: remove(key_for(op.key)); break;
-                case Op::scan: scan_step(op.amount); break;
-                case Op::rehash: keyspace.rehash(op.amount); break;
+                case Op::write:
+                    store(key_for(op.key), "v" + std::to_string(clock));
+                    break;
+                case Op::tombstone:
+                    store(key_for(op.key), std::nullopt);
+                    break;
+                case Op::erase:
+                    remove(key_for(op.key));
+                    break;
+                case Op::scan:
+                    scan_step(op.amount);
+                    break;
+                case Op::rehash:
+                    keyspace.rehash(op.amount);
+                    break;
                 case Op::fill:
                     for (unsigned i = 0; i < op.amount * 8; ++i) store(key_for(op.key + i), "f");
                     break;
@@ -483,17 +518,10 @@ TEST_CASE("keyspace: a million keys, and what each one costs") {
     REQUIRE(keyspace.visible_size() == kKeys);
     REQUIRE(read(keyspace, "key:10123456") == "xxx");
 
-    std::size_t scanned = 0;
-    std::uint64_t cursor = 0;
-    do {
-        cursor = keyspace.scan(cursor, 1000, [&](std::string_view, const Value&) { ++scanned; });
-    } while (cursor != 0);
-    CHECK(scanned == kKeys);
-
     const double per_key = static_cast<double>(keyspace.memory_bytes()) / kKeys;
-    WARN("keyspace: " << kKeys << " keys of 12 bytes with small registers: "
-                      << keyspace.memory_bytes() << " bytes, " << per_key
-                      << " bytes per key (sizeof(Value) " << sizeof(Value)
+    WARN("keyspace: " << kKeys
+                      << " keys of 12 bytes with small registers: " << keyspace.memory_bytes()
+                      << " bytes, " << per_key << " bytes per key (sizeof(Value) " << sizeof(Value)
                       << "; Value-internal heap not counted)");
     // Not a timing: a guard against the entry layout growing by accident.
     CHECK(per_key < 160.0);
