@@ -466,7 +466,7 @@ TEST_CASE("delay adds latency in each direction, and jitter keeps the order of t
     start = Clock::now();
     client.send_all("z");
     CHECK(client.receive(1, 2000) == "z");
-    CHECK(elapsed_ms(start) < 150);
+    CHECK(elapsed_ms(start) < 250);  // well under the 300 ms above, with room for a busy machine
 
     REQUIRE(proxy.command("delay 2 40") == "OK delay_ms=2 jitter_ms=40");
     std::string sent;
@@ -581,7 +581,7 @@ TEST_CASE("reset closes every current connection, and new connections still work
     CHECK(c.receive(5, 2000) == "after");
 }
 
-TEST_CASE("refuse closes new connections at once and spares open ones; off accepts again") {
+TEST_CASE("refuse closes new connections at once and spares open ones, and off accepts again") {
     TempDir dir;
     TestServer echo(TestServer::Mode::echo);
     FaultProxy proxy = start_proxy(echo.port(), dir);
