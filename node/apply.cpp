@@ -1,0 +1,19 @@
+#include "node/apply.hpp"
+
+namespace meridian::node {
+
+std::size_t apply_deltas(Keyspace& keyspace, crdt::Hlc& clock,
+                         const std::vector<replication::KeyDelta>& deltas, std::uint64_t physical_ms) {
+    std::size_t refused = 0;
+    for (const replication::KeyDelta& d : deltas) {
+        if (!keyspace.join(d.key, d.delta)) {
+            ++refused;
+            continue;
+        }
+        if (const auto* reg = d.delta.as<crdt::Register>(); reg && reg->written())
+            clock = crdt::Hlc::receive(clock, reg->stamp().time, physical_ms);
+    }
+    return refused;
+}
+
+}  // namespace meridian::node

@@ -1,0 +1,261 @@
+// Data commands: registers (GET SET MGET MSET), counters (INCR INCRBY DECR
+// DECRBY), sets (SADD SREM SMEMBERS SISMEMBER SCARD), and DEL EXISTS TYPE.
+// What a write means for each type is conflict/operations.hpp's business.
+#include <span>
+
+#include "node/commands.hpp"
+#include "node/resp_reply.hpp"
+
+namespace meridian::node {
+
+namespace {
+
+using crdt::ValueType;
+
+bool is_string_like(ValueType type) { return type != ValueType::set; }
+
+// The value a string-like key shows to GET: the register's bytes or the counter's number.
+std::optional<std::string> string_value(const crdt::Value& value) {
+    if (const auto* reg = value.as<crdt::Register>()) return reg->value();
+    if (const auto* counter = value.as<crdt::PnCounter>()) return std::to_string(counter->value());
+    if (const auto* bounded = value.as<crdt::BoundedCounter>()) return std::to_string(bounded->value());
+    return std::nullopt;
+}
+
+std::int64_t counter_value(const crdt::Value* value) {
+    if (!value) return 0;
+    if (const auto* counter = value->as<crdt::PnCounter>()) return counter->value();
+    if (const auto* bounded = value->as<crdt::BoundedCounter>()) return bounded->value();
+    return 0;
+}
+
+// True (after answering WRONGTYPE) when `key` is not of one of the `allowed` types.
+bool refuse_type(Request& r, std::string_view key, std::initializer_list<ValueType> allowed) {
+    Database& db = r.node.db();
+    const conflict::Policy& policy = db.policy(key);
+    const bool fits = std::find(allowed.begin(), allowed.end(), policy.type) != allowed.end();
+    if (fits && !db.holds_other_type(key)) return false;
+    r.reply = reply::wrong_type(key, policy, r.args[0]);
+    return true;
+}
+
+// Runs a write and answers `ok_reply(committed)` once it is durable.
+template <class OkReply>
+void commit(Request& r, std::span<Database::KeyWrite> writes, OkReply ok_reply) {
+    Database& db = r.node.db();
+    auto committed = db.write(writes);
+    if (!committed) {
+        const std::string_view key = writes.front().key;
+        r.reply = reply::write_error(committed.error(), key, db.policy(key), r.args[0]);
+        return;
+    }
+    r.client.last_write_seq = committed->seq;
+    r.reply_when_durable(committed->lsn, ok_reply(*committed));
+}
+
+std::string ok() {
+    std::string out;
+    resp::simple(out, "OK");
+    return out;
+}
+
+std::string integer(std::int64_t v) {
+    std::string out;
+    resp::integer(out, v);
+    return out;
+}
+
+// ---- registers ---------------------------------------------------------------
+
+void get(Request& r) {
+    const std::string& key = r.args[1];
+    if (refuse_type(r, key, {ValueType::lww, ValueType::counter, ValueType::bounded_counter})) return;
+    const crdt::Value* value = r.node.db().read(key);
+    const auto text = value ? string_value(*value) : std::nullopt;
+    if (text) resp::bulk(r.reply, *text);
+    else resp::null_bulk(r.reply);
+}
+
+void set(Request& r) {
+    if (r.args.size() != 3) {
+        resp::error(r.reply, "ERR SET options (EX, PX, NX, XX, GET, ...) are not supported: Meridian keys "
+                             "do not expire and writes are unconditional");
+        return;
+    }
+    const std::string& key = r.args[1];
+    if (refuse_type(r, key, {ValueType::lww})) return;
+    std::string value = std::move(r.args[2]);
+    Database::KeyWrite write{key, [&](crdt::Value& state, const conflict::Writer& writer) {
+                                 return conflict::set_value(state, writer, std::move(value));
+                             }};
+    commit(r, std::span(&write, 1), [](const Database::Committed&) { return ok(); });
+}
+
+void mget(Request& r) {
+    resp::array(r.reply, r.args.size() - 1);
+    Database& db = r.node.db();
+    for (std::size_t i = 1; i < r.args.size(); ++i) {
+        const crdt::Value* value = db.read(r.args[i]);
+        const auto text = value ? string_value(*value) : std::nullopt;
+        if (text) resp::bulk(r.reply, *text);
+        else resp::null_bulk(r.reply);  // absent, or not a string (as Redis does)
+    }
+}
+
+void mset(Request& r) {
+    if (r.args.size() % 2 == 0) {
+        resp::error(r.reply, "ERR wrong number of arguments for 'mset' command");
+        return;
+    }
+    for (std::size_t i = 1; i < r.args.size(); i += 2)
+        if (refuse_type(r, r.args[i], {ValueType::lww})) return;
+    std::vector<Database::KeyWrite> writes;
+    for (std::size_t i = 1; i < r.args.size(); i += 2) {
+        std::string* value = &r.args[i + 1];
+        writes.push_back({r.args[i], [value](crdt::Value& state, const conflict::Writer& writer) {
+                              return conflict::set_value(state, writer, std::move(*value));
+                          }});
+    }
+    commit(r, writes, [](const Database::Committed&) { return ok(); });
+}
+
+// ---- counters ----------------------------------------------------------------
+
+void add_to(Request& r, std::int64_t amount) {
+    const std::string& key = r.args[1];
+    if (refuse_type(r, key, {ValueType::counter, ValueType::bounded_counter})) return;
+    Database& db = r.node.db();
+    const conflict::Policy& policy = db.policy(key);
+    Database::KeyWrite write{key, [&](crdt::Value& state, const conflict::Writer& writer) {
+                                 return conflict::add_to_counter(state, policy, writer, amount);
+                             }};
+    commit(r, std::span(&write, 1),
+           [&](const Database::Committed&) { return integer(counter_value(db.keyspace().find(key))); });
+}
+
+void incr(Request& r) { add_to(r, 1); }
+void decr(Request& r) { add_to(r, -1); }
+
+void incrby(Request& r) {
+    auto amount = parse_int(r.args[2]);
+    if (!amount) return void(r.reply = reply::not_integer());
+    add_to(r, *amount);
+}
+
+void decrby(Request& r) {
+    auto amount = parse_int(r.args[2]);
+    if (!amount) return void(r.reply = reply::not_integer());
+    if (*amount == std::numeric_limits<std::int64_t>::min()) {
+        resp::error(r.reply, "ERR decrement would overflow");
+        return;
+    }
+    add_to(r, -*amount);
+}
+
+// ---- sets --------------------------------------------------------------------
+
+void sadd(Request& r) {
+    const std::string& key = r.args[1];
+    if (refuse_type(r, key, {ValueType::set})) return;
+    std::span<const std::string> members(r.args.begin() + 2, r.args.end());
+    Database::KeyWrite write{key, [&](crdt::Value& state, const conflict::Writer& writer) {
+                                 return conflict::add_members(state, writer, members);
+                             }};
+    commit(r, std::span(&write, 1), [](const Database::Committed& c) { return integer(c.results[0].count); });
+}
+
+void srem(Request& r) {
+    const std::string& key = r.args[1];
+    if (refuse_type(r, key, {ValueType::set})) return;
+    // Removing what is not there observes nothing: no write at all.
+    const crdt::Value* value = r.node.db().read(key);
+    std::span<const std::string> members(r.args.begin() + 2, r.args.end());
+    const bool any = value && std::any_of(members.begin(), members.end(), [&](const std::string& m) {
+                         return value->as<crdt::StringSet>()->contains(m);
+                     });
+    if (!any) return void(r.reply = integer(0));
+    Database::KeyWrite write{key, [&](crdt::Value& state, const conflict::Writer&) {
+                                 return conflict::remove_members(state, members);
+                             }};
+    commit(r, std::span(&write, 1), [](const Database::Committed& c) { return integer(c.results[0].count); });
+}
+
+const crdt::StringSet* set_of(Request& r) {
+    const crdt::Value* value = r.node.db().read(r.args[1]);
+    return value ? value->as<crdt::StringSet>() : nullptr;
+}
+
+void smembers(Request& r) {
+    if (refuse_type(r, r.args[1], {ValueType::set})) return;
+    const crdt::StringSet* set = set_of(r);
+    resp::array(r.reply, set ? set->size() : 0);
+    if (set)
+        for (const auto& [member, dots] : set->entries()) resp::bulk(r.reply, member);
+}
+
+void sismember(Request& r) {
+    if (refuse_type(r, r.args[1], {ValueType::set})) return;
+    const crdt::StringSet* set = set_of(r);
+    r.reply = integer(set && set->contains(r.args[2]) ? 1 : 0);
+}
+
+void scard(Request& r) {
+    if (refuse_type(r, r.args[1], {ValueType::set})) return;
+    const crdt::StringSet* set = set_of(r);
+    r.reply = integer(set ? static_cast<std::int64_t>(set->size()) : 0);
+}
+
+// ---- any type ----------------------------------------------------------------
+
+void del(Request& r) {
+    Database& db = r.node.db();
+    std::vector<Database::KeyWrite> writes;
+    std::int64_t existing = 0;
+    for (std::size_t i = 1; i < r.args.size(); ++i) {
+        const std::string& key = r.args[i];
+        const conflict::Policy& policy = db.policy(key);
+        if (db.holds_other_type(key)) return void(r.reply = reply::wrong_type(key, policy, r.args[0]));
+        if (policy.type == ValueType::bounded_counter) {
+            resp::error(r.reply, "ERR DEL is not supported on bounded_counter key '" + key.substr(0, 128) +
+                                     "': a balance with a floor changes only by INCRBY and DECRBY");
+            return;
+        }
+        const bool exists = db.read(key) != nullptr;
+        existing += exists ? 1 : 0;
+        // A register's delete is an HLC-stamped write that must win over older
+        // writes even if they have not arrived yet; deleting a counter or a set
+        // removes what was observed, so with nothing observed there is nothing to do.
+        if (exists || policy.type == ValueType::lww)
+            writes.push_back({key, [](crdt::Value& state, const conflict::Writer& writer) {
+                                  return conflict::delete_value(state, writer);
+                              }});
+    }
+    if (writes.empty()) return void(r.reply = integer(0));
+    commit(r, writes, [existing](const Database::Committed&) { return integer(existing); });
+}
+
+void exists(Request& r) {
+    std::int64_t count = 0;
+    for (std::size_t i = 1; i < r.args.size(); ++i) count += r.node.db().read(r.args[i]) ? 1 : 0;
+    r.reply = integer(count);
+}
+
+void type(Request& r) {
+    const crdt::Value* value = r.node.db().read(r.args[1]);
+    resp::simple(r.reply, !value ? "none" : is_string_like(value->type()) ? "string" : "set");
+}
+
+}  // namespace
+
+std::vector<CommandSpec> data_commands() {
+    return {
+        {"get", 2, false, get},         {"set", -3, true, set},         {"mget", -2, false, mget},
+        {"mset", -3, true, mset},       {"incr", 2, true, incr},        {"decr", 2, true, decr},
+        {"incrby", 3, true, incrby},    {"decrby", 3, true, decrby},    {"sadd", -3, true, sadd},
+        {"srem", -3, true, srem},       {"smembers", 2, false, smembers}, {"sismember", 3, false, sismember},
+        {"scard", 2, false, scard},     {"del", -2, true, del},         {"exists", -2, false, exists},
+        {"type", 2, false, type},
+    };
+}
+
+}  // namespace meridian::node

@@ -1,0 +1,80 @@
+// Keyspace commands: KEYS, SCAN, DBSIZE. Only keys that exist for clients
+// are listed (not deleted registers kept as tombstones).
+#include <charconv>
+
+#include "conflict/glob.hpp"
+#include "node/commands.hpp"
+#include "node/resp_reply.hpp"
+
+namespace meridian::node {
+
+namespace {
+
+const char* type_name(crdt::ValueType type) { return type == crdt::ValueType::set ? "set" : "string"; }
+
+void keys(Request& r) {
+    const std::string& pattern = r.args[1];
+    std::vector<std::string_view> matches;
+    const Keyspace& keyspace = r.node.db().keyspace();
+    std::uint64_t cursor = 0;
+    do {
+        cursor = keyspace.scan(cursor, 1024, [&](std::string_view key, const crdt::Value& value) {
+            if (value.exists() && conflict::glob_match(pattern, key)) matches.push_back(key);
+        });
+    } while (cursor != 0);
+    resp::array(r.reply, matches.size());
+    for (std::string_view key : matches) resp::bulk(r.reply, key);
+}
+
+void scan(Request& r) {
+    // Cursors are unsigned 64-bit numbers; Redis answers this error for anything else.
+    std::uint64_t cursor = 0;
+    const std::string& text = r.args[1];
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), cursor);
+    if (text.empty() || error != std::errc() || end != text.data() + text.size()) {
+        resp::error(r.reply, "ERR invalid cursor");
+        return;
+    }
+    std::optional<std::string> pattern, type;
+    std::size_t count = 10;
+    for (std::size_t i = 2; i < r.args.size(); i += 2) {
+        if (i + 1 >= r.args.size()) return void(r.reply = reply::syntax_error());
+        const std::string option = to_lower(r.args[i]);
+        if (option == "match") {
+            pattern = r.args[i + 1];
+        } else if (option == "count") {
+            auto n = parse_int(r.args[i + 1]);
+            if (!n || *n < 1) return void(r.reply = reply::syntax_error());
+            count = static_cast<std::size_t>(*n);
+        } else if (option == "type") {
+            type = to_lower(r.args[i + 1]);
+        } else {
+            return void(r.reply = reply::syntax_error());
+        }
+    }
+    std::vector<std::string_view> found;
+    cursor = r.node.db().keyspace().scan(cursor, count, [&](std::string_view key, const crdt::Value& value) {
+        if (!value.exists()) return;
+        if (pattern && !conflict::glob_match(*pattern, key)) return;
+        if (type && *type != type_name(value.type())) return;
+        found.push_back(key);
+    });
+    resp::array(r.reply, 2);
+    resp::bulk(r.reply, std::to_string(cursor));
+    resp::array(r.reply, found.size());
+    for (std::string_view key : found) resp::bulk(r.reply, key);
+}
+
+void dbsize(Request& r) { resp::integer(r.reply, static_cast<std::int64_t>(r.node.db().keyspace().visible_size())); }
+
+}  // namespace
+
+std::vector<CommandSpec> key_commands() {
+    return {
+        {"keys", 2, false, keys},
+        {"scan", -2, false, scan},
+        {"dbsize", 1, false, dbsize},
+    };
+}
+
+}  // namespace meridian::node

@@ -1,0 +1,68 @@
+#include "node/database.hpp"
+
+#include <cassert>
+#include <spdlog/spdlog.h>
+
+#include "node/apply.hpp"
+
+namespace meridian::node {
+
+Database::Database(Keyspace& keyspace, const conflict::PolicyTable& policies, LogStore& log,
+                   crdt::ReplicaId self, crdt::ReplicaId floor_holder, crdt::Hlc clock,
+                   std::function<std::uint64_t()> physical_ms, std::function<std::uint64_t()> now_ms)
+    : keyspace_(keyspace), policies_(policies), log_(log), self_(self), floor_holder_(floor_holder),
+      clock_(clock), physical_ms_(std::move(physical_ms)), now_ms_(std::move(now_ms)) {}
+
+const crdt::Value* Database::read(std::string_view key) const {
+    const crdt::Value* value = keyspace_.find(key);
+    return value && value->exists() ? value : nullptr;
+}
+
+bool Database::holds_other_type(std::string_view key) const {
+    const crdt::Value* value = keyspace_.find(key);
+    return value && value->type() != policy(key).type;
+}
+
+Expected<Database::Committed, WriteError> Database::write(std::span<KeyWrite> writes) {
+    if (log_.broken()) return unexpected(WriteError{WriteError::Kind::log_failed, {}, log_.error()});
+    clock_ = crdt::Hlc::tick(clock_, physical_ms_());
+    const conflict::Writer writer{self_, clock_, floor_holder_};
+
+    Committed committed;
+    auto record = std::make_shared<replication::LogRecord>();
+    for (std::size_t i = 0; i < writes.size(); ++i) {
+        const KeyWrite& w = writes[i];
+        const crdt::ValueType type = policy(w.key).type;
+        auto written = keyspace_.modify(w.key, type, [&](crdt::Value& state) -> Expected<conflict::Written, conflict::Refusal> {
+            if (state.type() != type) return unexpected(conflict::Refusal::wrong_type);
+            return w.mutate(state, writer);
+        });
+        if (!written) {
+            assert(i == 0 && "only the first mutation of a write may refuse");
+            return unexpected(WriteError{WriteError::Kind::refused, written.error(), {}});
+        }
+        record->deltas.push_back(replication::KeyDelta{std::string(w.key), written->delta});
+        committed.results.push_back(std::move(*written));
+    }
+    committed.seq = log_.version_vector().get(self_) + 1;
+    record->origin = self_;
+    record->lo = record->hi = committed.seq;
+    auto lsn = log_.append(std::move(record), now_ms_());
+    if (!lsn) return unexpected(WriteError{WriteError::Kind::log_failed, {}, lsn.error()});
+    committed.lsn = *lsn;
+    return committed;
+}
+
+void Database::apply(std::shared_ptr<const replication::LogRecord> record) {
+    const std::size_t refused = apply_deltas(keyspace_, clock_, record->deltas, physical_ms_());
+    if (refused) {
+        deltas_refused_ += refused;
+        spdlog::warn("{} replicated deltas hold another type than this region's policy for their keys "
+                     "(do the regions run different policies?); they were not applied",
+                     refused);
+    }
+    if (auto appended = log_.append(std::move(record), now_ms_()); !appended)
+        spdlog::error("cannot log a replicated record: {}", appended.error());
+}
+
+}  // namespace meridian::node

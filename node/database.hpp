@@ -1,0 +1,84 @@
+// Database: the region's data as commands see it -- the keyspace under the
+// cluster's policies -- and the one way to change it locally: a write gets
+// this replica's next dot, joins the keyspace, and is appended to the log as
+// one record (whatever number of keys it touched). Records from peers are
+// applied here too. Event-loop thread only.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "conflict/operations.hpp"
+#include "conflict/policy.hpp"
+#include "crdt/hlc.hpp"
+#include "node/keyspace.hpp"
+#include "node/log_store.hpp"
+
+namespace meridian::node {
+
+struct WriteError {
+    enum class Kind { refused, log_failed } kind = Kind::refused;
+    conflict::Refusal refusal = conflict::Refusal::wrong_type;
+    std::string message;  // log_failed: why
+};
+
+class Database {
+public:
+    // One key's change within a write: receives the key's state (created empty
+    // of the key's policy type when absent) and returns the delta.
+    using Mutation =
+        std::function<Expected<conflict::Written, conflict::Refusal>(crdt::Value&, const conflict::Writer&)>;
+    struct KeyWrite {
+        std::string_view key;
+        Mutation mutate;
+    };
+    struct Committed {
+        std::uint64_t lsn = 0;  // completes (is acknowledged) once durable: LogStore::when_durable
+        std::uint64_t seq = 0;  // this replica's sequence number of the write
+        std::vector<conflict::Written> results;  // per KeyWrite
+    };
+
+    Database(Keyspace& keyspace, const conflict::PolicyTable& policies, LogStore& log,
+             crdt::ReplicaId self, crdt::ReplicaId floor_holder, crdt::Hlc clock,
+             std::function<std::uint64_t()> physical_ms, std::function<std::uint64_t()> now_ms);
+
+    const conflict::Policy& policy(std::string_view key) const { return policies_.lookup(key); }
+    // The key's state if it exists for clients (not absent, not a tombstone).
+    const crdt::Value* read(std::string_view key) const;
+    // The key's state of another type than its policy's (after a policy change), for WRONGTYPE.
+    bool holds_other_type(std::string_view key) const;
+
+    // Applies every mutation under one dot. Only the first mutation may refuse
+    // (the others must be unable to: multi-key commands check up front), so a
+    // refusal changes nothing. Fails without changes when the log is broken.
+    Expected<Committed, WriteError> write(std::span<KeyWrite> writes);
+
+    // A record from a peer (or a full-sync chunk / merge): joins its deltas
+    // and appends it to the log.
+    void apply(std::shared_ptr<const replication::LogRecord> record);
+
+    Keyspace& keyspace() { return keyspace_; }
+    const Keyspace& keyspace() const { return keyspace_; }
+    LogStore& log() { return log_; }
+    crdt::ReplicaId self() const { return self_; }
+    crdt::ReplicaId floor_holder() const { return floor_holder_; }
+    std::uint64_t deltas_refused() const { return deltas_refused_; }
+
+private:
+    Keyspace& keyspace_;
+    const conflict::PolicyTable& policies_;
+    LogStore& log_;
+    crdt::ReplicaId self_;
+    crdt::ReplicaId floor_holder_;
+    crdt::Hlc clock_;
+    std::function<std::uint64_t()> physical_ms_;
+    std::function<std::uint64_t()> now_ms_;
+    std::uint64_t deltas_refused_ = 0;
+};
+
+}  // namespace meridian::node

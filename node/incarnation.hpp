@@ -1,0 +1,43 @@
+// Which epoch this run of a region writes as. A region continues its epoch
+// unless it may have lost writes its peers already hold: after an unclean
+// shutdown of a machine (not only of the process: the OS keeps what was
+// written) under fsync = everysec or no. Then it starts epoch + 1, a new
+// replica id, so no dot or counter entry is ever reused with other contents.
+//
+// data_dir/incarnation records the epoch, fsync mode and boot id of the
+// current run; data_dir/clean_shutdown is written last by a clean shutdown.
+// Start-up only (event loop not running yet).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "crdt/version_vector.hpp"
+#include "node/cluster_config.hpp"
+#include "node/env.hpp"
+
+namespace meridian::node {
+
+struct Incarnation {
+    std::uint16_t epoch = 0;
+    std::string reason;  // why this epoch, for the start-up log line
+};
+
+// Decides the epoch for `region` from the files left by the previous run and
+// the recovered version vector (which names every epoch of this region that
+// ever wrote), records the new run, and clears the clean-shutdown mark.
+Expected<Incarnation, std::string> begin_incarnation(Env& env, const std::string& data_dir,
+                                                     crdt::RegionId region, FsyncMode fsync,
+                                                     const crdt::VersionVector& recovered);
+
+// The last step of a clean shutdown, after the WAL is synced.
+Expected<void, std::string> mark_clean_shutdown(Env& env, const std::string& data_dir);
+
+// Writes a small file atomically: temporary file, fsync, rename, directory fsync.
+Expected<void, std::string> write_file_atomically(Env& env, const std::string& path,
+                                                  std::string_view contents);
+
+// This machine's boot id (changes at every boot); empty if unknown.
+std::string current_boot_id();
+
+}  // namespace meridian::node

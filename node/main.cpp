@@ -1,0 +1,79 @@
+// meridian-node: one region of a Meridian cluster.
+//
+//   meridian-node --config cluster.toml --region us-east [--data-dir DIR] ...
+//
+// Exit codes: 0 after a clean shutdown (SIGTERM, SIGINT), 2 for a wrong
+// command line or cluster file, 1 when the node cannot start or fails.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "node/node.hpp"
+
+using meridian::node::ClusterConfig;
+using meridian::node::FsyncMode;
+
+int main(int argc, char** argv) {
+    CLI::App app{"meridian-node: one region of a Meridian geo-replicated store"};
+    std::string config_path, region, data_dir, client_listen, admin_listen, peer_listen, fsync, log_level;
+    bool repair_wal = false;
+    app.add_option("--config", config_path, "cluster file (TOML)")->required();
+    app.add_option("--region", region, "this node's region name, as in the cluster file")->required();
+    app.add_option("--data-dir", data_dir, "override the region's data_dir");
+    app.add_option("--client-listen", client_listen, "override the region's client_listen (host:port)");
+    app.add_option("--admin-listen", admin_listen, "override the region's admin_listen (host:port)");
+    app.add_option("--peer-listen", peer_listen, "override the region's peer_listen (host:port)");
+    app.add_option("--fsync", fsync, "override fsync")->check(CLI::IsMember({"always", "everysec", "no"}));
+    app.add_option("--log-level", log_level, "override log_level")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+    app.add_flag("--repair-wal", repair_wal,
+                 "truncate the WAL at a corrupt record instead of refusing to start (drops what follows)");
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        app.exit(e);
+        return 2;
+    }
+
+    auto loaded = meridian::node::load_cluster_config(config_path);
+    if (!loaded) {
+        std::fprintf(stderr, "meridian-node: %s\n", loaded.error().c_str());
+        return 2;
+    }
+    ClusterConfig config = std::move(*loaded);
+    auto* own = const_cast<meridian::node::RegionConfig*>(config.find_region(region));
+    if (!own) {
+        std::string names;
+        for (const auto& r : config.regions) names += (names.empty() ? "" : ", ") + r.name;
+        std::fprintf(stderr, "meridian-node: %s: no region named \"%s\" (regions: %s)\n", config_path.c_str(),
+                     region.c_str(), names.c_str());
+        return 2;
+    }
+    if (!data_dir.empty()) own->data_dir = data_dir;
+    if (!client_listen.empty()) own->client_listen = client_listen;
+    if (!admin_listen.empty()) own->admin_listen = admin_listen;
+    if (!peer_listen.empty()) own->peer_listen = peer_listen;
+    if (!fsync.empty())
+        config.fsync = fsync == "always" ? FsyncMode::always : fsync == "everysec" ? FsyncMode::everysec : FsyncMode::no;
+    if (!log_level.empty()) config.log_level = log_level;
+
+    auto logger = spdlog::stderr_color_mt("meridian");
+    logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ [" + region + "] %v");
+    spdlog::set_default_logger(logger);
+    spdlog::set_level(spdlog::level::from_str(config.log_level));
+
+    meridian::node::Node node({std::move(config), region, repair_wal});
+    try {
+        if (auto ran = node.run(); !ran) {
+            spdlog::critical("cannot start: {}", ran.error());
+            return 1;
+        }
+    } catch (const std::exception& e) {
+        spdlog::critical("stopped by an unexpected error: {}", e.what());
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,41 @@
+// What command handlers may ask of the node beyond its data: acknowledging
+// writes per the fsync mode, WAIT, peers, INFO. Implemented by Node; a narrow
+// interface so the commands do not depend on how the node is wired.
+// Event-loop thread only.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "node/client_server.hpp"
+#include "node/cluster_config.hpp"
+#include "node/database.hpp"
+
+namespace meridian::node {
+
+class NodeContext {
+public:
+    virtual ~NodeContext() = default;
+
+    virtual Database& db() = 0;
+    virtual const ClusterConfig& config() const = 0;
+    virtual const RegionConfig& region() const = 0;
+    virtual std::uint64_t now_ms() const = 0;
+
+    // Completes `slot` with `reply` once the write at `lsn` is as durable as
+    // the fsync mode promises (or with -MISCONF if the log fails first).
+    virtual void complete_when_durable(std::uint64_t lsn, ReplySlot slot, std::string reply) = 0;
+    // WAIT: completes `slot` with how many peer regions hold this replica's
+    // write `seq`, once `regions` do or `timeout_ms` passes (0: no timeout).
+    virtual void wait_for_regions(std::uint64_t seq, std::int64_t regions, std::uint64_t timeout_ms,
+                                  ReplySlot slot) = 0;
+
+    // INFO, MERIDIAN PEERS / PAUSE / RESUME.
+    virtual std::string info(std::string_view section) = 0;
+    virtual std::string peers_reply() = 0;                       // RESP array
+    virtual bool set_peer_paused(std::string_view name, bool paused) = 0;  // false: no such peer
+};
+
+}  // namespace meridian::node

@@ -1,0 +1,277 @@
+// What the node tells operators: INFO sections, MERIDIAN PEERS, and the admin
+// endpoints /metrics (Prometheus text) and /status (JSON).
+#include <fstream>
+#include <sstream>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include "node/node.hpp"
+#include "node/prometheus.hpp"
+#include "node/resp_reply.hpp"
+
+namespace meridian::node {
+
+namespace {
+
+const char* fsync_name(FsyncMode mode) {
+    return mode == FsyncMode::always ? "always" : mode == FsyncMode::everysec ? "everysec" : "no";
+}
+
+std::uint64_t resident_bytes() {
+    std::ifstream statm("/proc/self/statm");
+    std::uint64_t pages = 0, resident = 0;
+    statm >> pages >> resident;
+    return resident * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+std::string human_bytes(std::uint64_t bytes) {
+    const char* units[] = {"B", "K", "M", "G", "T"};
+    double value = static_cast<double>(bytes);
+    int unit = 0;
+    while (value >= 1024 && unit < 4) value /= 1024, ++unit;
+    std::ostringstream out;
+    out.precision(2);
+    out << std::fixed << value << units[unit];
+    return out.str();
+}
+
+std::string json_escape(std::string_view text) {
+    std::string out;
+    for (unsigned char c : text) {
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            default:
+                if (c < 0x20) {
+                    char buffer[8];
+                    std::snprintf(buffer, sizeof buffer, "\\u%04x", c);
+                    out += buffer;
+                } else {
+                    out += static_cast<char>(c);
+                }
+        }
+    }
+    return out;
+}
+
+// INFO values may not contain CR/LF or commas inside one field.
+std::string info_safe(std::string_view text) {
+    std::string out(text);
+    for (char& c : out)
+        if (c == '\r' || c == '\n' || c == ',') c = ' ';
+    return out;
+}
+
+}  // namespace
+
+std::string Node::info(std::string_view section) {
+    const bool all = section == "default" || section == "all" || section == "everything";
+    const ClusterConfig& config = options_.config;
+    const std::uint64_t now = now_ms();
+    std::ostringstream out;
+    auto wants = [&](std::string_view name) { return all || section == name; };
+
+    if (wants("server")) {
+        out << "# Server\r\n"
+            << "redis_version:7.0.0\r\n"
+            << "meridian_version:0.1.0\r\n"
+            << "cluster:" << info_safe(config.cluster) << "\r\n"
+            << "region:" << region_.name << "\r\n"
+            << "region_id:" << region_.id << "\r\n"
+            << "epoch:" << self_.epoch << "\r\n"
+            << "process_id:" << getpid() << "\r\n"
+            << "client_listen:" << region_.client_listen << "\r\n"
+            << "peer_listen:" << region_.peer_listen << "\r\n"
+            << "uptime_in_seconds:" << (now - started_ms_) / 1000 << "\r\n"
+            << "policy_fingerprint:" << config.fingerprint() << "\r\n\r\n";
+    }
+    if (wants("clients")) {
+        out << "# Clients\r\n"
+            << "connected_clients:" << clients_->connected_clients() << "\r\n"
+            << "maxclients:" << config.max_clients << "\r\n"
+            << "blocked_clients:" << waiters_.size() << "\r\n"
+            << "writes_awaiting_durability:" << pending_replies_.size() << "\r\n\r\n";
+    }
+    if (wants("memory")) {
+        const std::uint64_t used = keyspace_.memory_bytes();
+        out << "# Memory\r\n"
+            << "used_memory:" << used << "\r\n"
+            << "used_memory_human:" << human_bytes(used) << "\r\n"
+            << "used_memory_rss:" << resident_bytes() << "\r\n"
+            << "used_memory_rss_human:" << human_bytes(resident_bytes()) << "\r\n\r\n";
+    }
+    if (wants("persistence")) {
+        const LogStats& log = log_->stats();
+        const SnapshotStats& snap = snapshotter_->stats();
+        out << "# Persistence\r\n"
+            << "fsync:" << fsync_name(config.fsync) << "\r\n"
+            << "wal_bytes:" << log_->wal_bytes() << "\r\n"
+            << "wal_first_lsn:" << log_->first_retained_lsn() << "\r\n"
+            << "wal_appended_lsn:" << log_->appended_lsn() - 1 << "\r\n"
+            << "wal_durable_lsn:" << log_->durable_lsn() << "\r\n"
+            << "wal_records_appended:" << log.records_appended << "\r\n"
+            << "wal_fsyncs:" << log.fsyncs << "\r\n"
+            << "wal_last_fsync_us:" << log.last_fsync_us << "\r\n"
+            << "wal_failed:" << (log_->broken() ? 1 : 0) << "\r\n"
+            << "snapshot_in_progress:" << (snapshotter_->running() ? 1 : 0) << "\r\n"
+            << "snapshots_taken:" << snap.taken << "\r\n"
+            << "snapshots_failed:" << snap.failed << "\r\n"
+            << "last_snapshot_lsn:" << snap.last_lsn << "\r\n"
+            << "last_snapshot_bytes:" << snap.last_bytes << "\r\n"
+            << "records_replayed_at_start:" << records_replayed_ << "\r\n\r\n";
+    }
+    if (wants("stats")) {
+        const ClientServerStats& s = clients_->stats();
+        out << "# Stats\r\n"
+            << "total_connections_received:" << s.total_connections_received << "\r\n"
+            << "rejected_connections:" << s.rejected_connections << "\r\n"
+            << "total_commands_processed:" << s.total_commands_processed << "\r\n"
+            << "total_net_input_bytes:" << s.total_net_input_bytes << "\r\n"
+            << "total_net_output_bytes:" << s.total_net_output_bytes << "\r\n"
+            << "protocol_errors:" << s.protocol_errors << "\r\n"
+            << "limit_errors:" << s.limit_errors << "\r\n"
+            << "replicated_deltas_refused:" << db_->deltas_refused() << "\r\n\r\n";
+    }
+    if (wants("replication")) {
+        std::size_t connected = 0;
+        for (crdt::RegionId peer : core_->peers()) connected += core_->established(peer) ? 1 : 0;
+        out << "# Replication\r\n"
+            << "role:master\r\n"
+            << "peer_regions:" << core_->peers().size() << "\r\n"
+            << "connected_regions:" << connected << "\r\n"
+            << "version_vector:" << log_->version_vector().to_string() << "\r\n"
+            << "refused_handshakes_unknown:" << core_->refused_unknown() << "\r\n";
+        for (crdt::RegionId peer : core_->peers()) {
+            const replication::PeerStatus st = core_->status(peer, now);
+            const replication::PeerIo io = transport_->io(peer);
+            out << "region_" << config.directory.name_of(peer) << ":state=" << st.state
+                << ",paused=" << (st.paused ? 1 : 0) << ",lag_ms=" << st.lag_ms << ",lag_records=" << st.lag_records
+                << ",bytes_sent_raw=" << io.bytes_sent_raw << ",bytes_sent=" << io.bytes_sent_wire
+                << ",bytes_received_raw=" << io.bytes_received_raw << ",bytes_received=" << io.bytes_received_wire
+                << ",batches_sent=" << st.stats.batches_sent << ",records_sent=" << st.stats.records_sent
+                << ",records_received=" << st.stats.records_received
+                << ",full_syncs_sent=" << st.stats.full_syncs_sent
+                << ",full_syncs_received=" << st.stats.full_syncs_received
+                << ",links_established=" << st.stats.links_established
+                << ",refused_handshakes=" << st.stats.refused_handshakes
+                << ",last_error=" << info_safe(st.stats.last_error.empty() ? io.last_error : st.stats.last_error)
+                << "\r\n";
+        }
+        out << "\r\n";
+    }
+    if (wants("keyspace")) {
+        out << "# Keyspace\r\n";
+        if (keyspace_.visible_size() > 0) out << "db0:keys=" << keyspace_.visible_size() << ",expires=0\r\n";
+        out << "tombstones:" << keyspace_.size() - keyspace_.visible_size() << "\r\n\r\n";
+    }
+    return out.str();
+}
+
+std::string Node::peers_reply() {
+    std::string out;
+    const std::uint64_t now = now_ms();
+    resp::array(out, core_->peers().size());
+    for (crdt::RegionId peer : core_->peers()) {
+        const replication::PeerStatus st = core_->status(peer, now);
+        resp::array(out, 10);
+        resp::bulk(out, "region");
+        resp::bulk(out, options_.config.directory.name_of(peer));
+        resp::bulk(out, "state");
+        resp::bulk(out, st.paused ? st.state + " (paused)" : st.state);
+        resp::bulk(out, "lag_ms");
+        resp::integer(out, static_cast<std::int64_t>(st.lag_ms));
+        resp::bulk(out, "lag_records");
+        resp::integer(out, static_cast<std::int64_t>(st.lag_records));
+        resp::bulk(out, "last_error");
+        resp::bulk(out, st.stats.last_error);
+    }
+    return out;
+}
+
+bool Node::set_peer_paused(std::string_view name, bool paused) {
+    auto id = options_.config.directory.id_of(name);
+    if (!id || *id == region_.id) return false;
+    if (paused) core_->pause(*id);
+    else core_->resume(*id, now_ms());
+    transport_->drain();
+    spdlog::info("shipping to region {} {} by an operator", name, paused ? "paused" : "resumed");
+    return true;
+}
+
+std::string Node::metrics_text() {
+    PrometheusText t;
+    const std::string region = region_.name;
+    const std::uint64_t now = now_ms();
+    const ClientServerStats& s = clients_->stats();
+    t.gauge("meridian_keys", "Keys that exist for clients", {{"region", region}}, keyspace_.visible_size());
+    t.gauge("meridian_tombstones", "Deleted registers kept so the delete keeps winning",
+            {{"region", region}}, keyspace_.size() - keyspace_.visible_size());
+    t.gauge("meridian_connected_clients", "Client connections", {{"region", region}}, clients_->connected_clients());
+    t.counter("meridian_commands_total", "Commands processed", {{"region", region}}, s.total_commands_processed);
+    t.counter("meridian_connections_total", "Client connections accepted", {{"region", region}},
+              s.total_connections_received);
+    t.counter("meridian_protocol_errors_total", "Client connections closed for protocol errors",
+              {{"region", region}}, s.protocol_errors);
+    t.gauge("meridian_keyspace_bytes", "Approximate heap bytes held by the keyspace", {{"region", region}},
+            keyspace_.memory_bytes());
+    t.gauge("meridian_wal_bytes", "Bytes in WAL segments", {{"region", region}}, log_->wal_bytes());
+    t.counter("meridian_wal_records_total", "Records appended to the WAL", {{"region", region}},
+              log_->stats().records_appended);
+    t.counter("meridian_wal_fsyncs_total", "WAL fsyncs", {{"region", region}}, log_->stats().fsyncs);
+    t.gauge("meridian_wal_failed", "1 when the WAL failed and writes are refused", {{"region", region}},
+            log_->broken() ? 1 : 0);
+    t.counter("meridian_snapshots_total", "Snapshots written", {{"region", region}}, snapshotter_->stats().taken);
+    t.counter("meridian_handshakes_refused_unknown_total",
+              "Peer handshakes refused before the peer's region was known", {{"region", region}},
+              core_->refused_unknown());
+    for (crdt::RegionId peer_id : core_->peers()) {
+        const std::string peer(options_.config.directory.name_of(peer_id));
+        const replication::PeerStatus st = core_->status(peer_id, now);
+        const replication::PeerIo io = transport_->io(peer_id);
+        t.gauge("meridian_peer_connected", "1 while the link to the peer is up", {{"region", region}, {"peer", peer}}, st.state == "connected" ? 1 : 0);
+        t.gauge("meridian_peer_paused", "1 while an operator paused shipping", {{"region", region}, {"peer", peer}}, st.paused ? 1 : 0);
+        t.gauge("meridian_peer_lag_ms", "Age of the oldest own write the peer has not acknowledged", {{"region", region}, {"peer", peer}}, st.lag_ms);
+        t.gauge("meridian_peer_lag_records", "Records held here that the peer has not acknowledged", {{"region", region}, {"peer", peer}},
+                st.lag_records);
+        t.counter("meridian_peer_bytes_sent_total", "Bytes sent on the wire (compressed)", {{"region", region}, {"peer", peer}}, io.bytes_sent_wire);
+        t.counter("meridian_peer_bytes_sent_raw_total", "Bytes sent before compression", {{"region", region}, {"peer", peer}}, io.bytes_sent_raw);
+        t.counter("meridian_peer_bytes_received_total", "Bytes received on the wire", {{"region", region}, {"peer", peer}}, io.bytes_received_wire);
+        t.counter("meridian_peer_bytes_received_raw_total", "Bytes received after decompression", {{"region", region}, {"peer", peer}},
+                  io.bytes_received_raw);
+        t.counter("meridian_peer_batches_sent_total", "Record batches sent", {{"region", region}, {"peer", peer}}, st.stats.batches_sent);
+        t.counter("meridian_peer_records_sent_total", "Log records shipped (before joining)", {{"region", region}, {"peer", peer}},
+                  st.stats.records_sent);
+        t.counter("meridian_peer_records_received_total", "Records received", {{"region", region}, {"peer", peer}}, st.stats.records_received);
+        t.counter("meridian_peer_full_syncs_sent_total", "Full-state syncs sent", {{"region", region}, {"peer", peer}}, st.stats.full_syncs_sent);
+        t.counter("meridian_peer_full_syncs_received_total", "Full-state syncs received", {{"region", region}, {"peer", peer}},
+                  st.stats.full_syncs_received);
+        t.counter("meridian_peer_links_total", "Links established", {{"region", region}, {"peer", peer}}, st.stats.links_established);
+        t.counter("meridian_peer_handshakes_refused_total", "Handshakes refused", {{"region", region}, {"peer", peer}},
+                  st.stats.refused_handshakes);
+    }
+    return t.str();
+}
+
+std::string Node::status_json() {
+    const std::uint64_t now = now_ms();
+    std::ostringstream out;
+    out << "{\"cluster\":\"" << json_escape(options_.config.cluster) << "\",\"region\":\"" << json_escape(region_.name)
+        << "\",\"region_id\":" << region_.id << ",\"epoch\":" << self_.epoch
+        << ",\"uptime_seconds\":" << (now - started_ms_) / 1000 << ",\"keys\":" << keyspace_.visible_size()
+        << ",\"wal_failed\":" << (log_->broken() ? "true" : "false") << ",\"version_vector\":\""
+        << log_->version_vector().to_string() << "\",\"peers\":[";
+    bool first = true;
+    for (crdt::RegionId peer : core_->peers()) {
+        const replication::PeerStatus st = core_->status(peer, now);
+        out << (first ? "" : ",") << "{\"region\":\"" << json_escape(options_.config.directory.name_of(peer))
+            << "\",\"state\":\"" << st.state << "\",\"paused\":" << (st.paused ? "true" : "false")
+            << ",\"lag_ms\":" << st.lag_ms << ",\"lag_records\":" << st.lag_records << ",\"last_error\":\""
+            << json_escape(st.stats.last_error) << "\"}";
+        first = false;
+    }
+    out << "]}";
+    return out.str();
+}
+
+}  // namespace meridian::node
