@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
-  g++ cmake ninja-build pkg-config
+  g++ cmake ninja-build pkg-config ccache openssl
   libboost-dev libcereal-dev liblz4-dev libssl-dev libspdlog-dev
   libtomlplusplus-dev libcli11-dev libhiredis-dev
   catch2 librapidcheck-dev
