@@ -1,0 +1,461 @@
+#include "conflict/operations.hpp"
+
+#include <rapidcheck.h>
+#include <rapidcheck/catch.h>
+
+#include <catch2/catch.hpp>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "crdt/show.hpp"
+
+using meridian::conflict::add_members;
+using meridian::conflict::add_to_counter;
+using meridian::conflict::delete_value;
+using meridian::conflict::Policy;
+using meridian::conflict::Refusal;
+using meridian::conflict::remove_members;
+using meridian::conflict::set_value;
+using meridian::conflict::transfer_rights;
+using meridian::conflict::Writer;
+using meridian::crdt::BoundedCounter;
+using meridian::crdt::Hlc;
+using meridian::crdt::PnCounter;
+using meridian::crdt::Register;
+using meridian::crdt::ReplicaId;
+using meridian::crdt::StringSet;
+using meridian::crdt::Value;
+using meridian::crdt::ValueType;
+
+namespace meridian::conflict {
+
+std::ostream& operator<<(std::ostream& os, Refusal r) {
+    switch (r) {
+        case Refusal::wrong_type: return os << "wrong_type";
+        case Refusal::overflow: return os << "overflow";
+        case Refusal::below_floor: return os << "below_floor";
+        case Refusal::insufficient_rights: return os << "insufficient_rights";
+        case Refusal::not_supported: return os << "not_supported";
+    }
+    return os << "refusal?";
+}
+
+}  // namespace meridian::conflict
+
+namespace {
+
+constexpr ReplicaId us{1, 0};
+constexpr ReplicaId eu{2, 0};
+
+Writer writer_at(ReplicaId replica, std::uint64_t ms, ReplicaId floor_holder = us) {
+    return Writer{replica, Hlc::from_parts(ms, 0), floor_holder};
+}
+
+Policy policy_of(ValueType type, std::optional<std::int64_t> min = std::nullopt,
+                 bool home_routed = false) {
+    Policy p;
+    p.match = "k*";
+    p.type = type;
+    p.min = min;
+    p.home_routed = home_routed;
+    return p;
+}
+
+Policy home_counter(std::int64_t min) { return policy_of(ValueType::counter, min, true); }
+
+std::int64_t counter_value(const Value& v) {
+    if (const auto* c = v.as<PnCounter>()) return c->value();
+    if (const auto* b = v.as<BoundedCounter>()) return b->value();
+    FAIL("not a counter: " << v);
+    return 0;
+}
+
+std::vector<std::string> members(const Value& v) { return v.as<StringSet>()->value(); }
+
+// Applies `amount` to a fresh counter state of `policy`'s type and checks it took.
+Value counter_at(const Policy& policy, std::int64_t amount, const Writer& w) {
+    Value state = Value::empty(policy.type);
+    if (amount != 0) {
+        auto written = add_to_counter(state, policy, w, amount);
+        REQUIRE(written.has_value());
+    }
+    return state;
+}
+
+// A write refused with `why` that left `state` exactly as it was.
+template <class Op>
+void require_refused(Value& state, Refusal why, Op op) {
+    const Value before = state;
+    auto written = op(state);
+    REQUIRE_FALSE(written.has_value());
+    CHECK(written.error() == why);
+    CHECK(state == before);
+}
+
+}  // namespace
+
+// ---- registers -----------------------------------------------------------------
+
+TEST_CASE("SET stores the value and returns it as a delta another replica can join") {
+    Value state = Value::empty(ValueType::lww);
+    auto written = set_value(state, writer_at(us, 100), "hello");
+    REQUIRE(written.has_value());
+    CHECK(written->count == 1);
+    REQUIRE(state.as<Register>()->value() == std::optional<std::string>("hello"));
+    CHECK(state.exists());
+
+    Value elsewhere = Value::empty(ValueType::lww);
+    REQUIRE(elsewhere.join(written->delta).has_value());
+    CHECK(elsewhere == state);
+}
+
+TEST_CASE("of two SETs the later stamp wins whichever arrives first") {
+    Value early = Value::empty(ValueType::lww);
+    Value late = Value::empty(ValueType::lww);
+    auto first = set_value(early, writer_at(us, 100), "first");
+    auto second = set_value(late, writer_at(eu, 200), "second");
+    REQUIRE(first.has_value());
+    REQUIRE(second.has_value());
+    REQUIRE(early.join(second->delta).has_value());
+    REQUIRE(late.join(first->delta).has_value());
+    CHECK(early == late);
+    CHECK(late.as<Register>()->value() == std::optional<std::string>("second"));
+}
+
+TEST_CASE("SET on a key of another type is refused and changes nothing") {
+    for (ValueType type : {ValueType::counter, ValueType::set, ValueType::bounded_counter}) {
+        INFO("type " << meridian::crdt::name_of(type));
+        Value state = Value::empty(type);
+        if (type == ValueType::set) {
+            const std::vector<std::string> m{"a"};
+            REQUIRE(add_members(state, writer_at(us, 1), m).has_value());
+        } else {
+            state = counter_at(policy_of(type), 3, writer_at(us, 1));
+        }
+        require_refused(state, Refusal::wrong_type,
+                        [](Value& s) { return set_value(s, writer_at(us, 5), "x"); });
+    }
+}
+
+// ---- counters ------------------------------------------------------------------
+
+TEST_CASE("INCRBY and DECRBY add up on a counter, and each delta is the replica's whole entry") {
+    const Policy policy = policy_of(ValueType::counter);
+    Value state = Value::empty(ValueType::counter);
+    Value replica = Value::empty(ValueType::counter);
+    std::int64_t expected = 0;
+    for (std::int64_t amount : {5, -2, 10, -20, 1}) {
+        auto written = add_to_counter(state, policy, writer_at(us, 1), amount);
+        REQUIRE(written.has_value());
+        expected += amount;
+        CHECK(counter_value(state) == expected);
+        // Joining only the latest delta brings a replica all the way: it is state, not "+n".
+        Value fresh = Value::empty(ValueType::counter);
+        REQUIRE(fresh.join(written->delta).has_value());
+        CHECK(counter_value(fresh) == expected);
+        REQUIRE(replica.join(written->delta).has_value());
+        REQUIRE(replica.join(written->delta).has_value());  // twice is harmless
+    }
+    CHECK(replica == state);
+}
+
+TEST_CASE("increments of two regions sum") {
+    const Policy policy = policy_of(ValueType::counter);
+    Value a = Value::empty(ValueType::counter);
+    Value b = Value::empty(ValueType::counter);
+    auto da = add_to_counter(a, policy, writer_at(us, 1), 4);
+    auto db = add_to_counter(b, policy, writer_at(eu, 1), -9);
+    REQUIRE(da.has_value());
+    REQUIRE(db.has_value());
+    REQUIRE(a.join(db->delta).has_value());
+    REQUIRE(b.join(da->delta).has_value());
+    CHECK(a == b);
+    CHECK(counter_value(a) == -5);
+}
+
+TEST_CASE("a counter refuses to leave the 64-bit range and keeps its value") {
+    const Policy policy = policy_of(ValueType::counter);
+    constexpr auto max = std::numeric_limits<std::int64_t>::max();
+    constexpr auto min = std::numeric_limits<std::int64_t>::min();
+    Value high = counter_at(policy, max, writer_at(us, 1));
+    require_refused(high, Refusal::overflow,
+                    [&](Value& s) { return add_to_counter(s, policy, writer_at(us, 2), 1); });
+    Value low = counter_at(policy, min, writer_at(us, 1));
+    require_refused(low, Refusal::overflow,
+                    [&](Value& s) { return add_to_counter(s, policy, writer_at(us, 2), -1); });
+    CHECK(counter_value(low) == min);
+}
+
+TEST_CASE("a counter without a floor goes below zero freely") {
+    const Policy policy = policy_of(ValueType::counter);
+    Value state = counter_at(policy, -1000, writer_at(us, 1));
+    CHECK(counter_value(state) == -1000);
+}
+
+TEST_CASE("a home-routed counter reaches its min exactly but never passes it") {
+    for (std::int64_t min : {std::int64_t{0}, std::int64_t{-3}, std::int64_t{7}}) {
+        INFO("min " << min);
+        const Policy policy = home_counter(min);
+        const std::int64_t start = std::max<std::int64_t>(min, 0) + 5;
+        Value state = counter_at(policy, start, writer_at(us, 1));
+        // One below the boundary is refused ...
+        require_refused(state, Refusal::below_floor, [&](Value& s) {
+            return add_to_counter(s, policy, writer_at(us, 2), min - start - 1);
+        });
+        // ... exactly the boundary is allowed ...
+        auto to_floor = add_to_counter(state, policy, writer_at(us, 3), min - start);
+        REQUIRE(to_floor.has_value());
+        CHECK(counter_value(state) == min);
+        // ... and from the floor, any decrement is refused while increments still work.
+        require_refused(state, Refusal::below_floor,
+                        [&](Value& s) { return add_to_counter(s, policy, writer_at(us, 4), -1); });
+        REQUIRE(add_to_counter(state, policy, writer_at(us, 5), 1).has_value());
+        CHECK(counter_value(state) == min + 1);
+    }
+}
+
+TEST_CASE("a home-routed counter refuses a decrement exactly when it would end below min") {
+    rc::prop("floor", [](std::int32_t start, std::int32_t amount, std::int16_t min) {
+        const Policy policy = home_counter(min);
+        Value state = Value::empty(ValueType::counter);
+        // Build the starting value with a plain counter so the floor does not stop it.
+        if (start != 0)
+            RC_ASSERT(add_to_counter(state, policy_of(ValueType::counter), writer_at(eu, 1), start)
+                          .has_value());
+        const Value before = state;
+        auto written = add_to_counter(state, policy, writer_at(us, 2), amount);
+        const std::int64_t next = std::int64_t{start} + amount;
+        const bool refuse = amount < 0 && next < min;
+        RC_ASSERT(written.has_value() == !refuse);
+        if (refuse) {
+            RC_ASSERT(written.error() == Refusal::below_floor);
+            RC_ASSERT(state == before);
+        } else {
+            RC_ASSERT(counter_value(state) == next);
+        }
+    });
+}
+
+// ---- bounded counters ----------------------------------------------------------
+
+TEST_CASE("a bounded counter decrements only within the rights its replica holds") {
+    const Policy policy = policy_of(ValueType::bounded_counter, 0);
+    Value state = counter_at(policy, 10, writer_at(us, 1));
+    CHECK(state.as<BoundedCounter>()->rights(us, {0, us}) == 10);
+
+    REQUIRE(add_to_counter(state, policy, writer_at(us, 2), -10).has_value());
+    CHECK(counter_value(state) == 0);
+    require_refused(state, Refusal::insufficient_rights,
+                    [&](Value& s) { return add_to_counter(s, policy, writer_at(us, 3), -1); });
+    // Another replica that sees the value but holds no rights is refused too.
+    Value other = counter_at(policy, 3, writer_at(us, 4));
+    require_refused(other, Refusal::insufficient_rights,
+                    [&](Value& s) { return add_to_counter(s, policy, writer_at(eu, 5), -1); });
+}
+
+TEST_CASE("a bounded counter's overdraft belongs to the floor holder") {
+    const Policy policy = policy_of(ValueType::bounded_counter, -5);
+    Value state = Value::empty(ValueType::bounded_counter);
+    // eu is not the floor holder (us is): it may not spend the overdraft.
+    require_refused(state, Refusal::insufficient_rights,
+                    [&](Value& s) { return add_to_counter(s, policy, writer_at(eu, 1, us), -1); });
+    REQUIRE(add_to_counter(state, policy, writer_at(us, 2, us), -5).has_value());
+    CHECK(counter_value(state) == -5);
+    require_refused(state, Refusal::insufficient_rights,
+                    [&](Value& s) { return add_to_counter(s, policy, writer_at(us, 3, us), -1); });
+}
+
+TEST_CASE("transferred rights let another replica decrement, and no more than that") {
+    const Policy policy = policy_of(ValueType::bounded_counter, 0);
+    Value at_us = counter_at(policy, 10, writer_at(us, 1));
+    auto moved = transfer_rights(at_us, policy, writer_at(us, 2), eu, 4);
+    REQUIRE(moved.has_value());
+    CHECK(at_us.as<BoundedCounter>()->rights(us, {0, us}) == 6);
+
+    Value at_eu = Value::empty(ValueType::bounded_counter);
+    REQUIRE(at_eu.join(moved->delta).has_value());
+    REQUIRE(add_to_counter(at_eu, policy, writer_at(eu, 3), -4).has_value());
+    CHECK(counter_value(at_eu) == 6);
+    require_refused(at_eu, Refusal::insufficient_rights,
+                    [&](Value& s) { return add_to_counter(s, policy, writer_at(eu, 4), -1); });
+    // us cannot give away more than it holds.
+    require_refused(at_us, Refusal::insufficient_rights, [&](Value& s) {
+        return transfer_rights(s, policy, writer_at(us, 5), eu, 7);
+    });
+}
+
+TEST_CASE("rights transfers apply to bounded counters only") {
+    const Policy policy = policy_of(ValueType::counter);
+    Value state = counter_at(policy, 10, writer_at(us, 1));
+    require_refused(state, Refusal::wrong_type, [&](Value& s) {
+        return transfer_rights(s, policy, writer_at(us, 2), eu, 1);
+    });
+}
+
+TEST_CASE("a transfer to oneself is refused") {
+    const Policy policy = policy_of(ValueType::bounded_counter, 0);
+    Value state = counter_at(policy, 10, writer_at(us, 1));
+    require_refused(state, Refusal::not_supported, [&](Value& s) {
+        return transfer_rights(s, policy, writer_at(us, 2), us, 1);
+    });
+}
+
+TEST_CASE("INCRBY on a register or a set is refused") {
+    const Policy policy = policy_of(ValueType::counter);
+    for (ValueType type : {ValueType::lww, ValueType::set}) {
+        INFO("type " << meridian::crdt::name_of(type));
+        Value state = Value::empty(type);
+        require_refused(state, Refusal::wrong_type,
+                        [&](Value& s) { return add_to_counter(s, policy, writer_at(us, 1), 1); });
+    }
+}
+
+// ---- sets ----------------------------------------------------------------------
+
+TEST_CASE("SADD and SREM count only the members they change") {
+    Value state = Value::empty(ValueType::set);
+    const std::vector<std::string> first{"a", "b", "a"};
+    auto added = add_members(state, writer_at(us, 1), first);
+    REQUIRE(added.has_value());
+    CHECK(added->count == 2);
+    CHECK(members(state) == std::vector<std::string>{"a", "b"});
+
+    const std::vector<std::string> second{"b", "c"};
+    auto again = add_members(state, writer_at(us, 2), second);
+    REQUIRE(again.has_value());
+    CHECK(again->count == 1);
+
+    const std::vector<std::string> gone{"a", "zzz", "c"};
+    auto removed = remove_members(state, gone);
+    REQUIRE(removed.has_value());
+    CHECK(removed->count == 2);
+    CHECK(members(state) == std::vector<std::string>{"b"});
+}
+
+TEST_CASE("set deltas bring another replica to the same members") {
+    Value state = Value::empty(ValueType::set);
+    Value replica = Value::empty(ValueType::set);
+    const std::vector<std::string> add{"x", "y", "z"};
+    const std::vector<std::string> rem{"y"};
+    auto added = add_members(state, writer_at(us, 1), add);
+    auto removed = remove_members(state, rem);
+    REQUIRE(added.has_value());
+    REQUIRE(removed.has_value());
+    REQUIRE(replica.join(added->delta).has_value());
+    REQUIRE(replica.join(removed->delta).has_value());
+    CHECK(replica == state);
+    CHECK(members(replica) == std::vector<std::string>{"x", "z"});
+}
+
+TEST_CASE("SADD and SREM on a key of another type are refused") {
+    const std::vector<std::string> m{"a"};
+    for (ValueType type : {ValueType::lww, ValueType::counter, ValueType::bounded_counter}) {
+        INFO("type " << meridian::crdt::name_of(type));
+        Value state = Value::empty(type);
+        require_refused(state, Refusal::wrong_type,
+                        [&](Value& s) { return add_members(s, writer_at(us, 1), m); });
+        require_refused(state, Refusal::wrong_type, [&](Value& s) { return remove_members(s, m); });
+    }
+}
+
+// ---- DEL -----------------------------------------------------------------------
+
+TEST_CASE("DEL of a register writes a tombstone that orders by its stamp") {
+    Value state = Value::empty(ValueType::lww);
+    REQUIRE(set_value(state, writer_at(us, 100), "v").has_value());
+    auto deleted = delete_value(state, writer_at(us, 200));
+    REQUIRE(deleted.has_value());
+    CHECK(deleted->count == 1);
+    CHECK_FALSE(state.exists());
+    CHECK(state.as<Register>()->written());  // a tombstone, not bottom
+
+    // A concurrent SET stamped after the DEL wins over it; one stamped before loses.
+    Value later = Value::empty(ValueType::lww);
+    auto set_later = set_value(later, writer_at(eu, 300), "later");
+    Value earlier = Value::empty(ValueType::lww);
+    auto set_earlier = set_value(earlier, writer_at(eu, 150), "earlier");
+    REQUIRE(set_later.has_value());
+    REQUIRE(set_earlier.has_value());
+
+    Value a = state;
+    REQUIRE(a.join(set_earlier->delta).has_value());
+    CHECK_FALSE(a.exists());
+    REQUIRE(earlier.join(deleted->delta).has_value());
+    CHECK(earlier == a);
+
+    Value b = state;
+    REQUIRE(b.join(set_later->delta).has_value());
+    CHECK(b.as<Register>()->value() == std::optional<std::string>("later"));
+    REQUIRE(later.join(deleted->delta).has_value());
+    CHECK(later == b);
+}
+
+TEST_CASE("DEL of a key that does not exist counts 0") {
+    for (ValueType type : {ValueType::lww, ValueType::counter, ValueType::set}) {
+        INFO("type " << meridian::crdt::name_of(type));
+        Value state = Value::empty(type);
+        auto deleted = delete_value(state, writer_at(us, 1));
+        REQUIRE(deleted.has_value());
+        CHECK(deleted->count == 0);
+        CHECK_FALSE(state.exists());
+    }
+}
+
+TEST_CASE("DEL of a counter resets what was observed, and a concurrent increment survives") {
+    const Policy policy = policy_of(ValueType::counter);
+    Value a = Value::empty(ValueType::counter);
+    Value b = Value::empty(ValueType::counter);
+    auto inc_a = add_to_counter(a, policy, writer_at(us, 1), 10);
+    auto inc_b = add_to_counter(b, policy, writer_at(eu, 1), 5);
+    REQUIRE(inc_a.has_value());
+    REQUIRE(inc_b.has_value());
+    REQUIRE(a.join(inc_b->delta).has_value());
+    REQUIRE(b.join(inc_a->delta).has_value());
+    REQUIRE(counter_value(a) == 15);
+
+    auto deleted = delete_value(a, writer_at(us, 2));  // a has seen both increments
+    REQUIRE(deleted.has_value());
+    CHECK(deleted->count == 1);
+    CHECK(counter_value(a) == 0);
+    CHECK_FALSE(a.exists());
+
+    auto concurrent = add_to_counter(b, policy, writer_at(eu, 2), 7);  // b has not seen the DEL
+    REQUIRE(concurrent.has_value());
+    REQUIRE(a.join(concurrent->delta).has_value());
+    REQUIRE(b.join(deleted->delta).has_value());
+    CHECK(a == b);
+    CHECK(counter_value(a) == 7);
+    CHECK(a.exists());
+}
+
+TEST_CASE("DEL of a set removes observed members, and a concurrent add survives") {
+    Value a = Value::empty(ValueType::set);
+    const std::vector<std::string> initial{"x", "y"};
+    auto added = add_members(a, writer_at(us, 1), initial);
+    REQUIRE(added.has_value());
+    Value b = a;
+
+    auto deleted = delete_value(a, writer_at(us, 2));
+    REQUIRE(deleted.has_value());
+    CHECK(deleted->count == 1);
+    CHECK_FALSE(a.exists());
+
+    // Concurrently, b adds a new member and re-adds an observed one.
+    const std::vector<std::string> concurrent{"z", "x"};
+    auto added_b = add_members(b, writer_at(eu, 2), concurrent);
+    REQUIRE(added_b.has_value());
+    REQUIRE(a.join(added_b->delta).has_value());
+    REQUIRE(b.join(deleted->delta).has_value());
+    CHECK(a == b);
+    CHECK(members(a) == std::vector<std::string>{"x", "z"});
+}
+
+TEST_CASE("DEL of a bounded counter is refused and changes nothing") {
+    const Policy policy = policy_of(ValueType::bounded_counter, 0);
+    Value state = counter_at(policy, 4, writer_at(us, 1));
+    require_refused(state, Refusal::not_supported,
+                    [](Value& s) { return delete_value(s, writer_at(us, 2)); });
+    CHECK(counter_value(state) == 4);
+}
