@@ -33,11 +33,16 @@ namespace meridian::conflict {
 
 std::ostream& operator<<(std::ostream& os, Refusal r) {
     switch (r) {
-        case Refusal::wrong_type: return os << "wrong_type";
-        case Refusal::overflow: return os << "overflow";
-        case Refusal::below_floor: return os << "below_floor";
-        case Refusal::insufficient_rights: return os << "insufficient_rights";
-        case Refusal::not_supported: return os << "not_supported";
+        case Refusal::wrong_type:
+            return os << "wrong_type";
+        case Refusal::overflow:
+            return os << "overflow";
+        case Refusal::below_floor:
+            return os << "below_floor";
+        case Refusal::insufficient_rights:
+            return os << "insufficient_rights";
+        case Refusal::not_supported:
+            return os << "not_supported";
     }
     return os << "refusal?";
 }
@@ -63,7 +68,9 @@ Policy policy_of(ValueType type, std::optional<std::int64_t> min = std::nullopt,
     return p;
 }
 
-Policy home_counter(std::int64_t min) { return policy_of(ValueType::counter, min, true); }
+Policy home_counter(std::int64_t min) {
+    return policy_of(ValueType::counter, min, true);
+}
 
 std::int64_t counter_value(const Value& v) {
     if (const auto* c = v.as<PnCounter>()) return c->value();
@@ -72,7 +79,9 @@ std::int64_t counter_value(const Value& v) {
     return 0;
 }
 
-std::vector<std::string> members(const Value& v) { return v.as<StringSet>()->value(); }
+std::vector<std::string> members(const Value& v) {
+    return v.as<StringSet>()->value();
+}
 
 // Applies `amount` to a fresh counter state of `policy`'s type and checks it took.
 Value counter_at(const Policy& policy, std::int64_t amount, const Writer& w) {
@@ -281,25 +290,22 @@ TEST_CASE("transferred rights let another replica decrement, and no more than th
     require_refused(at_eu, Refusal::insufficient_rights,
                     [&](Value& s) { return add_to_counter(s, policy, writer_at(eu, 4), -1); });
     // us cannot give away more than it holds.
-    require_refused(at_us, Refusal::insufficient_rights, [&](Value& s) {
-        return transfer_rights(s, policy, writer_at(us, 5), eu, 7);
-    });
+    require_refused(at_us, Refusal::insufficient_rights,
+                    [&](Value& s) { return transfer_rights(s, policy, writer_at(us, 5), eu, 7); });
 }
 
 TEST_CASE("rights transfers apply to bounded counters only") {
     const Policy policy = policy_of(ValueType::counter);
     Value state = counter_at(policy, 10, writer_at(us, 1));
-    require_refused(state, Refusal::wrong_type, [&](Value& s) {
-        return transfer_rights(s, policy, writer_at(us, 2), eu, 1);
-    });
+    require_refused(state, Refusal::wrong_type,
+                    [&](Value& s) { return transfer_rights(s, policy, writer_at(us, 2), eu, 1); });
 }
 
 TEST_CASE("a transfer to oneself is refused") {
     const Policy policy = policy_of(ValueType::bounded_counter, 0);
     Value state = counter_at(policy, 10, writer_at(us, 1));
-    require_refused(state, Refusal::not_supported, [&](Value& s) {
-        return transfer_rights(s, policy, writer_at(us, 2), us, 1);
-    });
+    require_refused(state, Refusal::not_supported,
+                    [&](Value& s) { return transfer_rights(s, policy, writer_at(us, 2), us, 1); });
 }
 
 TEST_CASE("INCRBY on a register or a set is refused") {
