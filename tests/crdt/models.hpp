@@ -129,14 +129,16 @@ struct LwwModel {
         crdt::Hlc clock;
     };
 
-    std::set<Stamp> used;  // a stale write that would reuse a stamp is skipped
+    std::set<Stamp> used;  // every stamp written; a stale write that would reuse one is skipped
 
     std::optional<Tagged<LwwModel>> mutate(Replica<LwwModel>& r, std::span<const crdt::ReplicaId>,
                                            const Op& op) {
         const crdt::Hlc time = op.stale ? crdt::Hlc::from_parts(op.now_ms, 0)
                                         : crdt::Hlc::tick(r.local.clock, op.now_ms);
         const Stamp stamp{time, r.id};
-        if (!used.insert(stamp).second) return std::nullopt;
+        const bool fresh = used.insert(stamp).second;
+        RC_ASSERT(fresh || op.stale);  // a clock never hands out a stamp twice
+        if (!fresh) return std::nullopt;
         r.local.clock = std::max(r.local.clock, time);
         Tagged<LwwModel> delta;
         delta.state = r.view.state.assign(r.id, time, op.value);
