@@ -39,18 +39,27 @@ bool refuse_type(Request& r, std::string_view key, std::initializer_list<ValueTy
     return true;
 }
 
+// Home routing: true when the write runs here; otherwise it was forwarded to
+// its keys' home region (or refused) and the slot is used.
+bool runs_here(Request& r, std::span<const std::string> keys) {
+    if (r.node.runs_here(keys, r.args, r.slot)) return true;
+    r.slot_taken = true;
+    return false;
+}
+
+bool runs_here(Request& r, const std::string& key) { return runs_here(r, std::span(&key, 1)); }
+
 // Runs a write and answers `ok_reply(committed)` once it is durable.
-template <class OkReply>
-void commit(Request& r, std::span<Database::KeyWrite> writes, OkReply ok_reply) {
+void commit(Request& r, std::span<Database::KeyWrite> writes, const Database::ReplyMaker& ok_reply) {
     Database& db = r.node.db();
-    auto committed = db.write(writes);
+    auto committed = db.write(writes, ok_reply);
     if (!committed) {
         const std::string_view key = writes.front().key;
         r.reply = reply::write_error(committed.error(), key, db.policy(key), r.args[0]);
         return;
     }
     r.client.last_write_seq = committed->seq;
-    r.reply_when_durable(committed->lsn, ok_reply(*committed));
+    r.reply_when_durable(committed->lsn, std::move(committed->reply));
 }
 
 std::string ok() {
@@ -83,7 +92,7 @@ void set(Request& r) {
         return;
     }
     const std::string& key = r.args[1];
-    if (refuse_type(r, key, {ValueType::lww})) return;
+    if (refuse_type(r, key, {ValueType::lww}) || !runs_here(r, key)) return;
     std::string value = std::move(r.args[2]);
     Database::KeyWrite write{key, [&](crdt::Value& state, const conflict::Writer& writer) {
                                  return conflict::set_value(state, writer, std::move(value));
@@ -107,8 +116,12 @@ void mset(Request& r) {
         resp::error(r.reply, "ERR wrong number of arguments for 'mset' command");
         return;
     }
-    for (std::size_t i = 1; i < r.args.size(); i += 2)
+    std::vector<std::string> keys;
+    for (std::size_t i = 1; i < r.args.size(); i += 2) {
         if (refuse_type(r, r.args[i], {ValueType::lww})) return;
+        keys.push_back(r.args[i]);
+    }
+    if (!runs_here(r, keys)) return;
     std::vector<Database::KeyWrite> writes;
     for (std::size_t i = 1; i < r.args.size(); i += 2) {
         std::string* value = &r.args[i + 1];
@@ -123,14 +136,24 @@ void mset(Request& r) {
 
 void add_to(Request& r, std::int64_t amount) {
     const std::string& key = r.args[1];
-    if (refuse_type(r, key, {ValueType::counter, ValueType::bounded_counter})) return;
+    if (refuse_type(r, key, {ValueType::counter, ValueType::bounded_counter}) || !runs_here(r, key)) return;
     Database& db = r.node.db();
     const conflict::Policy& policy = db.policy(key);
     Database::KeyWrite write{key, [&](crdt::Value& state, const conflict::Writer& writer) {
                                  return conflict::add_to_counter(state, policy, writer, amount);
                              }};
-    commit(r, std::span(&write, 1),
-           [&](const Database::Committed&) { return integer(counter_value(db.keyspace().find(key))); });
+    auto committed = db.write(std::span(&write, 1), [&](const Database::Committed&) {
+        return integer(counter_value(db.keyspace().find(key)));
+    });
+    if (!committed && committed.error().kind == WriteError::Kind::refused &&
+        committed.error().refusal == conflict::Refusal::insufficient_rights) {
+        // A bounded counter short of local rights: get some from a peer.
+        return r.node.decrement_with_rights(key, std::uint64_t{0} - static_cast<std::uint64_t>(amount),
+                                            r.take_slot(), r.client);
+    }
+    if (!committed) return void(r.reply = reply::write_error(committed.error(), key, policy, r.args[0]));
+    r.client.last_write_seq = committed->seq;
+    r.reply_when_durable(committed->lsn, std::move(committed->reply));
 }
 
 void incr(Request& r) { add_to(r, 1); }
@@ -156,7 +179,7 @@ void decrby(Request& r) {
 
 void sadd(Request& r) {
     const std::string& key = r.args[1];
-    if (refuse_type(r, key, {ValueType::set})) return;
+    if (refuse_type(r, key, {ValueType::set}) || !runs_here(r, key)) return;
     std::span<const std::string> members(r.args.begin() + 2, r.args.end());
     Database::KeyWrite write{key, [&](crdt::Value& state, const conflict::Writer& writer) {
                                  return conflict::add_members(state, writer, members);
@@ -166,7 +189,7 @@ void sadd(Request& r) {
 
 void srem(Request& r) {
     const std::string& key = r.args[1];
-    if (refuse_type(r, key, {ValueType::set})) return;
+    if (refuse_type(r, key, {ValueType::set}) || !runs_here(r, key)) return;
     // Removing what is not there observes nothing: no write at all.
     const crdt::Value* value = r.node.db().read(key);
     std::span<const std::string> members(r.args.begin() + 2, r.args.end());
@@ -209,6 +232,8 @@ void scard(Request& r) {
 
 void del(Request& r) {
     Database& db = r.node.db();
+    const std::vector<std::string> keys(r.args.begin() + 1, r.args.end());
+    if (!runs_here(r, keys)) return;
     std::vector<Database::KeyWrite> writes;
     std::int64_t existing = 0;
     for (std::size_t i = 1; i < r.args.size(); ++i) {

@@ -6,6 +6,7 @@
 #include "conflict/glob.hpp"
 #include "conflict/home_router.hpp"
 #include "node/commands.hpp"
+#include "node/rights_broker.hpp"
 #include "node/resp_reply.hpp"
 
 namespace meridian::node {
@@ -217,13 +218,31 @@ void meridian(Request& r) {
                     std::to_string(e.replica.epoch) + ":" + std::to_string(e.seq);
         }
         resp::bulk(r.reply, text);
+    } else if (sub == "rights" && r.args.size() == 3) {
+        const conflict::Policy& policy = db.policy(r.args[2]);
+        if (policy.type != crdt::ValueType::bounded_counter)
+            return void(resp::error(r.reply, "ERR '" + r.args[2].substr(0, 128) + "' is not a bounded_counter key"));
+        const crdt::Value* value = db.keyspace().find(r.args[2]);
+        const crdt::BoundedCounter empty;
+        const crdt::BoundedCounter& counter = value && value->as<crdt::BoundedCounter>()
+                                                  ? *value->as<crdt::BoundedCounter>()
+                                                  : empty;
+        const auto rights = rights_by_replica(counter, {policy.min.value_or(0), db.floor_holder()});
+        // region.epoch, rights: what each incarnation may spend, as this region sees it.
+        resp::array(r.reply, rights.size() * 2);
+        for (const auto& [replica, amount] : rights) {
+            const std::string_view name = config.directory.name_of(replica.region);
+            resp::bulk(r.reply, std::string(name) + "." + std::to_string(replica.epoch));
+            resp::integer(r.reply, amount);
+        }
     } else if (sub == "peers" && r.args.size() == 2) {
         r.reply = r.node.peers_reply();
     } else if ((sub == "pause" || sub == "resume") && r.args.size() == 3) {
         if (r.node.set_peer_paused(r.args[2], sub == "pause")) resp::simple(r.reply, "OK");
         else resp::error(r.reply, "ERR no peer region named '" + r.args[2].substr(0, 64) + "'");
     } else {
-        resp::error(r.reply, "ERR usage: MERIDIAN POLICY key | VV | PEERS | PAUSE region | RESUME region");
+        resp::error(r.reply,
+                    "ERR usage: MERIDIAN POLICY key | VV | PEERS | RIGHTS key | PAUSE region | RESUME region");
     }
 }
 

@@ -23,7 +23,8 @@ bool Database::holds_other_type(std::string_view key) const {
     return value && value->type() != policy(key).type;
 }
 
-Expected<Database::Committed, WriteError> Database::write(std::span<KeyWrite> writes) {
+Expected<Database::Committed, WriteError> Database::write(std::span<KeyWrite> writes,
+                                                          const ReplyMaker& reply) {
     if (log_.broken()) return unexpected(WriteError{WriteError::Kind::log_failed, {}, log_.error()});
     clock_ = crdt::Hlc::tick(clock_, physical_ms_());
     const conflict::Writer writer{self_, clock_, floor_holder_};
@@ -45,8 +46,15 @@ Expected<Database::Committed, WriteError> Database::write(std::span<KeyWrite> wr
         committed.results.push_back(std::move(*written));
     }
     committed.seq = log_.version_vector().get(self_) + 1;
+    committed.reply = reply(committed);
     record->origin = self_;
     record->lo = record->hi = committed.seq;
+    if (stamp_) {
+        stamp_->reply = committed.reply;
+        record->request = std::move(stamp_);
+        stamp_.reset();
+        last_stamped_dot_ = crdt::Dot{self_, committed.seq};
+    }
     auto lsn = log_.append(std::move(record), now_ms_());
     if (!lsn) return unexpected(WriteError{WriteError::Kind::log_failed, {}, lsn.error()});
     committed.lsn = *lsn;

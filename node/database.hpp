@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -41,7 +42,11 @@ public:
         std::uint64_t lsn = 0;  // completes (is acknowledged) once durable: LogStore::when_durable
         std::uint64_t seq = 0;  // this replica's sequence number of the write
         std::vector<conflict::Written> results;  // per KeyWrite
+        std::string reply;                       // the client's answer, once durable
     };
+    // The client's answer, computed from the results and the keyspace right
+    // after the mutations (a forwarded write's answer goes into its record).
+    using ReplyMaker = std::function<std::string(const Committed&)>;
 
     Database(Keyspace& keyspace, const conflict::PolicyTable& policies, LogStore& log,
              crdt::ReplicaId self, crdt::ReplicaId floor_holder, crdt::Hlc clock,
@@ -56,7 +61,18 @@ public:
     // Applies every mutation under one dot. Only the first mutation may refuse
     // (the others must be unable to: multi-key commands check up front), so a
     // refusal changes nothing. Fails without changes when the log is broken.
-    Expected<Committed, WriteError> write(std::span<KeyWrite> writes);
+    Expected<Committed, WriteError> write(std::span<KeyWrite> writes, const ReplyMaker& reply);
+
+    // The next write executes a request forwarded by another region: its
+    // record carries the request's id and answer (see RequestStamp).
+    // Cleared by that write or by clear_request_stamp().
+    void stamp_next_write(replication::RequestStamp stamp) {
+        stamp_ = std::move(stamp);
+        last_stamped_dot_.reset();
+    }
+    void clear_request_stamp() { stamp_.reset(); }
+    // The dot of the write that carried the current stamp, if it wrote.
+    std::optional<crdt::Dot> last_stamped_dot() const { return last_stamped_dot_; }
 
     // A record from a peer (or a full-sync chunk / merge): joins its deltas
     // and appends it to the log.
@@ -79,6 +95,8 @@ private:
     std::function<std::uint64_t()> physical_ms_;
     std::function<std::uint64_t()> now_ms_;
     std::uint64_t deltas_refused_ = 0;
+    std::optional<replication::RequestStamp> stamp_;
+    std::optional<crdt::Dot> last_stamped_dot_;
 };
 
 }  // namespace meridian::node

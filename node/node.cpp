@@ -145,6 +145,17 @@ Expected<void, std::string> Node::start() {
             return unexpected("admin_listen " + region_.admin_listen + ": " + started.error());
     }
 
+    home_ = std::make_unique<HomeRouter>(
+        io_, config, *db_, *core_,
+        [this](ClientState& client, std::vector<std::string>& args, ReplySlot slot) {
+            dispatch(*this, client, args, std::move(slot));
+        });
+    for (const auto& [stamp, dot] : recovered->executed_requests) home_->remember(stamp, dot);
+    rights_ = std::make_unique<RightsBroker>(io_, config, *db_, *core_,
+                                             [this](std::uint64_t lsn, ReplySlot slot, std::string reply) {
+                                                 complete_when_durable(lsn, std::move(slot), std::move(reply));
+                                             });
+
     snapshotter_ = std::make_unique<Snapshotter>(env, io_, join_path(region_.data_dir, "snapshot"), keyspace_,
                                                  *log_, steady_ms);
 
@@ -246,6 +257,14 @@ void Node::check_waiters() {
     }
 }
 
+bool Node::runs_here(std::span<const std::string> keys, const std::vector<std::string>& args, ReplySlot& slot) {
+    return home_->runs_here(keys, args, slot);
+}
+
+void Node::decrement_with_rights(const std::string& key, std::uint64_t amount, ReplySlot slot, ClientState& client) {
+    rights_->decrement(key, amount, std::move(slot), client);
+}
+
 // ---- replication -------------------------------------------------------------
 
 void Node::on_core_action(replication::Action& action) {
@@ -253,29 +272,39 @@ void Node::on_core_action(replication::Action& action) {
     if (auto* apply = std::get_if<ApplyRecords>(&action)) {
         for (LogRecord& record : apply->records) db_->apply(std::make_shared<const LogRecord>(std::move(record)));
         log_->flush();
+        // Forwarded writes and rights transfers waiting for these deltas.
+        home_->on_applied();
+        rights_->on_applied();
     } else if (auto* states = std::get_if<ApplyStates>(&action)) {
         auto record = std::make_shared<LogRecord>();
         record->kind = LogRecord::Kind::state;
         record->deltas = std::move(states->states);
         db_->apply(std::move(record));
         log_->flush();
+        rights_->on_applied();
     } else if (auto* merge = std::get_if<MergeVersionVector>(&action)) {
         auto record = std::make_shared<LogRecord>();
         record->kind = LogRecord::Kind::vv_merge;
         record->merged = std::move(merge->vv);
         db_->apply(std::move(record));
         log_->flush();
+        home_->on_applied();
+        rights_->on_applied();
         spdlog::info("full-state sync from region {} complete",
                      options_.config.directory.name_of(merge->from));
     } else if (auto* up = std::get_if<PeerUp>(&action)) {
         spdlog::info("replicating with region {}", options_.config.directory.name_of(up->peer));
+        home_->on_peer_up(up->peer);
     } else if (auto* down = std::get_if<PeerDown>(&action)) {
         spdlog::info("lost the link to region {}", options_.config.directory.name_of(down->peer));
     } else if (std::get_if<PeerAcked>(&action)) {
         check_waiters();
     } else if (auto* message = std::get_if<PeerMessage>(&action)) {
-        spdlog::warn("ignoring a {} message from region {}: not implemented yet",
-                     describe(message->type), options_.config.directory.name_of(message->from));
+        if (message->type == FrameType::forward || message->type == FrameType::forward_reply)
+            home_->on_message(message->from, message->type, message->payload);
+        else
+            rights_->on_message(message->from, message->type, message->payload);
+        log_->flush();  // what a peer's request wrote here
     }
 }
 

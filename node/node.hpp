@@ -21,6 +21,8 @@
 #include "node/cluster_config.hpp"
 #include "node/data_dir_lock.hpp"
 #include "node/database.hpp"
+#include "node/home_router.hpp"
+#include "node/rights_broker.hpp"
 #include "node/keyspace.hpp"
 #include "node/log_store.hpp"
 #include "node/node_context.hpp"
@@ -62,6 +64,10 @@ public:
     std::string info(std::string_view section) override;
     std::string peers_reply() override;
     bool set_peer_paused(std::string_view name, bool paused) override;
+    bool runs_here(std::span<const std::string> keys, const std::vector<std::string>& args,
+                   ReplySlot& slot) override;
+    void decrement_with_rights(const std::string& key, std::uint64_t amount, ReplySlot slot,
+                               ClientState& client) override;
 
     // replication::StateReader
     std::uint64_t read_states(std::uint64_t cursor, std::size_t max_bytes,
@@ -94,6 +100,8 @@ private:
     std::unique_ptr<ClientServer> clients_;
     std::unique_ptr<AdminServer> admin_;
     std::unique_ptr<Snapshotter> snapshotter_;
+    std::unique_ptr<HomeRouter> home_;
+    std::unique_ptr<RightsBroker> rights_;
     boost::asio::signal_set signals_{io_};
     boost::asio::steady_timer maintenance_timer_{io_};
     std::list<std::unique_ptr<RegionWaiter>> waiters_;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +32,15 @@ public:
     // write `seq`, once `regions` do or `timeout_ms` passes (0: no timeout).
     virtual void wait_for_regions(std::uint64_t seq, std::int64_t regions, std::uint64_t timeout_ms,
                                   ReplySlot slot) = 0;
+
+    // Home routing: true when a write on `keys` runs here; otherwise the
+    // request was forwarded to the keys' home region or refused, and `slot` used.
+    virtual bool runs_here(std::span<const std::string> keys, const std::vector<std::string>& args,
+                           ReplySlot& slot) = 0;
+    // A bounded-counter decrement that local rights did not cover: obtains
+    // rights from a peer and retries, or answers an insufficient balance.
+    virtual void decrement_with_rights(const std::string& key, std::uint64_t amount, ReplySlot slot,
+                                       ClientState& client) = 0;
 
     // INFO, MERIDIAN PEERS / PAUSE / RESUME.
     virtual std::string info(std::string_view section) = 0;

@@ -131,7 +131,21 @@ std::string Node::info(std::string_view section) {
             << "total_net_output_bytes:" << s.total_net_output_bytes << "\r\n"
             << "protocol_errors:" << s.protocol_errors << "\r\n"
             << "limit_errors:" << s.limit_errors << "\r\n"
-            << "replicated_deltas_refused:" << db_->deltas_refused() << "\r\n\r\n";
+            << "replicated_deltas_refused:" << db_->deltas_refused() << "\r\n";
+        const HomeRouterStats& h = home_->stats();
+        const RightsStats& b = rights_->stats();
+        out << "forwarded_writes:" << h.forwarded << "\r\n"
+            << "forwarded_retransmissions:" << h.retransmitted << "\r\n"
+            << "forwarded_unreachable:" << h.unreachable << "\r\n"
+            << "forwarded_timed_out:" << h.timed_out << "\r\n"
+            << "forwarded_executed_for_peers:" << h.executed_for_peers << "\r\n"
+            << "forwarded_duplicates_answered:" << h.duplicates_answered << "\r\n"
+            << "rights_transfers_requested:" << b.transfers_requested << "\r\n"
+            << "rights_transfers_granted:" << b.transfers_granted << "\r\n"
+            << "rights_transfers_refused:" << b.transfers_refused << "\r\n"
+            << "rights_granted_total:" << b.rights_granted << "\r\n"
+            << "decrements_waiting_for_rights:" << b.decrements_waited << "\r\n"
+            << "decrements_refused:" << b.decrements_refused << "\r\n\r\n";
     }
     if (wants("replication")) {
         std::size_t connected = 0;
@@ -222,6 +236,26 @@ std::string Node::metrics_text() {
     t.gauge("meridian_wal_failed", "1 when the WAL failed and writes are refused", {{"region", region}},
             log_->broken() ? 1 : 0);
     t.counter("meridian_snapshots_total", "Snapshots written", {{"region", region}}, snapshotter_->stats().taken);
+    const HomeRouterStats& h = home_->stats();
+    const RightsStats& b = rights_->stats();
+    t.counter("meridian_forwarded_writes_total", "Writes forwarded to their key's home region", {{"region", region}},
+              h.forwarded);
+    t.counter("meridian_forwarded_unreachable_total", "Forwarded writes refused: the home was unreachable",
+              {{"region", region}}, h.unreachable);
+    t.counter("meridian_forwarded_timeouts_total", "Forwarded writes with no answer in time (outcome unknown)",
+              {{"region", region}}, h.timed_out);
+    t.counter("meridian_forwarded_executed_total", "Writes executed here for other regions", {{"region", region}},
+              h.executed_for_peers);
+    t.counter("meridian_rights_transfers_requested_total", "Bounded-counter rights transfers requested",
+              {{"region", region}}, b.transfers_requested);
+    t.counter("meridian_rights_transfers_granted_total", "Rights transfers granted to other regions",
+              {{"region", region}}, b.transfers_granted);
+    t.counter("meridian_rights_transfers_refused_total", "Rights transfers refused to other regions",
+              {{"region", region}}, b.transfers_refused);
+    t.counter("meridian_decrements_waited_total", "Bounded-counter decrements that needed a transfer",
+              {{"region", region}}, b.decrements_waited);
+    t.counter("meridian_decrements_refused_total", "Bounded-counter decrements refused for lack of rights",
+              {{"region", region}}, b.decrements_refused);
     t.counter("meridian_handshakes_refused_unknown_total",
               "Peer handshakes refused before the peer's region was known", {{"region", region}},
               core_->refused_unknown());

@@ -52,13 +52,20 @@ Expected<Recovered, std::string> recover(Env& env, const std::string& data_dir, 
                           (out.snapshot_lsn ? " (the snapshot's)" : " (there is no snapshot)") +
                           ": records are missing");
 
+    // Replay from the start of the segment that holds the snapshot's lsn:
+    // re-joining records the snapshot already reflects is harmless, and it
+    // recovers the request stamps of recent forwarded writes.
+    std::uint64_t replay_from = from;
+    for (const WalSegment& segment : *segments)
+        if (segment.first_lsn <= from) replay_from = segment.first_lsn;
+
     crdt::VersionVector& vv = out.log.vv;
     std::string problem;
     WalReadOptions options;
     options.truncate_torn_tail = true;
     options.repair = repair_wal;
     auto read = read_wal(
-        env, wal_dir, from,
+        env, wal_dir, replay_from,
         [&](std::uint64_t lsn, std::string_view payload) {
             auto record = replication::decode_record(payload);
             if (!record) {
@@ -67,6 +74,8 @@ Expected<Recovered, std::string> recover(Env& env, const std::string& data_dir, 
                 return false;
             }
             out.deltas_refused += apply_deltas(out.keyspace, out.clock, record->deltas, physical_ms);
+            if (record->request)
+                out.executed_requests.emplace_back(*record->request, crdt::Dot{record->origin, record->hi});
             switch (record->kind) {
                 case LogRecord::Kind::deltas: vv.advance(record->origin, record->hi); break;
                 case LogRecord::Kind::state: break;
@@ -76,7 +85,7 @@ Expected<Recovered, std::string> recover(Env& env, const std::string& data_dir, 
                     out.log.checkpoints.emplace_back(lsn + 1, vv);
                     break;
             }
-            ++out.records_replayed;
+            out.records_replayed += lsn >= from ? 1 : 0;
             return true;
         },
         options);

@@ -24,6 +24,9 @@ struct Recovered {
     std::uint64_t records_replayed = 0;
     std::uint64_t deltas_refused = 0;  // type changed by a policy change
     std::vector<std::string> warnings;
+    // Forwarded requests this region executed, found in the replayed log, so
+    // a retransmission after this restart is answered, not re-applied.
+    std::vector<std::pair<replication::RequestStamp, crdt::Dot>> executed_requests;
 };
 
 Expected<Recovered, std::string> recover(Env& env, const std::string& data_dir, bool repair_wal,

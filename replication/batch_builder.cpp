@@ -24,6 +24,7 @@ void BatchBuilder::add(std::shared_ptr<const LogRecord> record, std::size_t byte
 void BatchBuilder::join_into(Entry& entry, const LogRecord& next) {
     if (!entry.joined) {
         entry.joined = *entry.shared;
+        entry.joined->request.reset();  // only the home's own log needs it
         entry.shared.reset();
         for (std::size_t i = 0; i < entry.joined->deltas.size(); ++i)
             entry.key_index.emplace(entry.joined->deltas[i].key, i);

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,18 @@ struct KeyDelta {
     friend bool operator==(const KeyDelta&, const KeyDelta&) = default;
 };
 
+// Which forwarded request a record executed, and the answer it gave: the home
+// region of a key keeps these in its log so a retransmitted request (after a
+// lost link, or after the home restarted) is answered again, never re-applied.
+struct RequestStamp {
+    crdt::ReplicaId requester;
+    std::uint64_t nonce = 0;    // random per requester process
+    std::uint64_t counter = 0;  // per requester process
+    std::string reply;          // the RESP answer
+
+    friend bool operator==(const RequestStamp&, const RequestStamp&) = default;
+};
+
 struct LogRecord {
     enum class Kind : std::uint8_t { deltas = 0, state = 1, vv_merge = 2 };
 
@@ -37,6 +50,7 @@ struct LogRecord {
     std::uint64_t hi = 0;    // deltas only: last seq of origin covered
     std::vector<KeyDelta> deltas;
     crdt::VersionVector merged;  // vv_merge only
+    std::optional<RequestStamp> request;  // deltas only: a forwarded write executed here
 
     friend bool operator==(const LogRecord&, const LogRecord&) = default;
 };

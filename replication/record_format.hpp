@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include <cereal/types/optional.hpp>
+
 #include "crdt/serialization.hpp"
 #include "replication/log_record.hpp"
 
@@ -15,10 +17,15 @@ void serialize(Archive& ar, KeyDelta& d) {
 }
 
 template <class Archive>
+void serialize(Archive& ar, RequestStamp& s) {
+    ar(s.requester, s.nonce, s.counter, s.reply);
+}
+
+template <class Archive>
 void save(Archive& ar, const LogRecord& r) {
     ar(static_cast<std::uint8_t>(r.kind));
     switch (r.kind) {
-        case LogRecord::Kind::deltas: ar(r.origin, r.lo, r.hi, r.deltas); break;
+        case LogRecord::Kind::deltas: ar(r.origin, r.lo, r.hi, r.deltas, r.request); break;
         case LogRecord::Kind::state: ar(r.deltas); break;
         case LogRecord::Kind::vv_merge: ar(r.merged); break;
     }
@@ -33,7 +40,7 @@ void load(Archive& ar, LogRecord& r) {
     r.kind = static_cast<LogRecord::Kind>(kind);
     switch (r.kind) {
         case LogRecord::Kind::deltas:
-            ar(r.origin, r.lo, r.hi, r.deltas);
+            ar(r.origin, r.lo, r.hi, r.deltas, r.request);
             if (r.lo == 0 || r.lo > r.hi) throw crdt::DecodeError("log record with a bad interval");
             if (r.origin.region == 0) throw crdt::DecodeError("log record from region 0");
             break;

@@ -1,0 +1,61 @@
+// The node-level messages regions exchange over the peer link: writes
+// forwarded to a key's home region, and bounded-counter rights requests. The
+// replication core carries them opaquely (Forward, ForwardReply,
+// RightsRequest, RightsReply frames); this is their content.
+#pragma once
+
+#include <compare>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "crdt/expected.hpp"
+#include "crdt/ids.hpp"
+
+namespace meridian::node {
+
+// Names a forwarded request for idempotency: the same id is executed once.
+struct RequestId {
+    crdt::ReplicaId requester;
+    std::uint64_t nonce = 0;    // random per requester process, so ids never repeat across restarts
+    std::uint64_t counter = 0;
+
+    friend auto operator<=>(const RequestId&, const RequestId&) = default;
+};
+
+struct ForwardRequest {
+    RequestId id;
+    std::vector<std::string> args;  // the client's command, as received
+};
+
+struct ForwardReply {
+    RequestId id;
+    std::string reply;             // RESP bytes for the client
+    std::optional<crdt::Dot> dot;  // the write's dot, when the command wrote
+};
+
+struct RightsRequest {
+    std::uint64_t id = 0;
+    crdt::ReplicaId requester;  // who receives the rights
+    std::string key;
+    std::uint64_t amount = 0;
+};
+
+struct RightsReply {
+    std::uint64_t id = 0;
+    std::uint64_t granted = 0;     // 0: refused
+    std::optional<crdt::Dot> dot;  // the transfer's dot, when granted
+};
+
+std::string encode(const ForwardRequest&);
+std::string encode(const ForwardReply&);
+std::string encode(const RightsRequest&);
+std::string encode(const RightsReply&);
+Expected<ForwardRequest, std::string> decode_forward_request(std::string_view);
+Expected<ForwardReply, std::string> decode_forward_reply(std::string_view);
+Expected<RightsRequest, std::string> decode_rights_request(std::string_view);
+Expected<RightsReply, std::string> decode_rights_reply(std::string_view);
+
+}  // namespace meridian::node
