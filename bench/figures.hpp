@@ -1,0 +1,61 @@
+// The benchmark figures of issue 7, each run side by side against redis-server where there is
+// a counterpart: throughput/latency, replication lag, bytes per replicated write, catch-up and
+// full sync, memory per key. Each appends its tables and target rows to Results and prints one
+// machine-readable "BENCH ..." line per measurement. Main thread only.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "systems.hpp"
+
+namespace meridian::bench {
+
+struct Settings {
+    Binaries bins;
+    bool smoke = false;
+    int repeats = 3;
+    double seconds = 2.0;             // one throughput run
+    int clients = 50;
+    std::uint64_t keyspace = 100000;  // throughput and lag keys
+    std::uint64_t bytes_ops = 100000;
+    std::uint64_t catchup_ops = 1000000;
+    std::uint64_t fullsync_keys = 1000000;
+    std::uint64_t memory_keys = 1000000;
+    int lag_probes = 150;        // per level, repeat and system, on loopback
+    int lag_probes_delayed = 60;  // the same through the 50 ms relay
+};
+
+struct Table {
+    std::string title;
+    std::string note;  // how it was measured, in a sentence or two
+    std::vector<std::string> header;
+    std::vector<std::vector<std::string>> rows;
+};
+
+struct TargetRow {
+    std::string id;  // stable key, e.g. "throughput-p1"
+    std::string target;
+    std::string measured;
+    bool met = false;
+};
+
+struct Results {
+    std::vector<Table> tables;
+    std::vector<TargetRow> targets;
+    // Each system's flat-out SET rate with replication, reused as the lag figure's 100%.
+    std::map<std::string, double> max_load;
+};
+
+void figure_throughput(const Settings& s, Results& out);
+void figure_lag(const Settings& s, Results& out);
+void figure_bytes(const Settings& s, Results& out);
+void figure_catchup(const Settings& s, Results& out);
+void figure_memory(const Settings& s, Results& out);
+
+// Numbers as the tables print them.
+std::string fmt(double value, int decimals = 0);
+
+}  // namespace meridian::bench
