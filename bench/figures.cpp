@@ -30,16 +30,22 @@ void emit(const std::string& figure, const Fields& fields) {
     std::cout << line.str() << std::endl;
 }
 
-void progress(const std::string& text) { std::cerr << "[bench] " << text << std::endl; }
+void progress(const std::string& text) {
+    std::cerr << "[bench] " << text << std::endl;
+}
 
-double ratio(double a, double b) { return b > 0 ? a / b : 0; }
+double ratio(double a, double b) {
+    return b > 0 ? a / b : 0;
+}
 
-std::string ratio_text(double a, double b) { return b > 0 ? fmt(a / b, 2) : "n/a"; }
+std::string ratio_text(double a, double b) {
+    return b > 0 ? fmt(a / b, 2) : "n/a";
+}
 
 void check_errors(const std::string& what, const LoadResult& r) {
     if (r.errors > 0) {
-        throw BenchError(what + ": " + std::to_string(r.errors) + " error replies, first: " +
-                         r.first_error);
+        throw BenchError(what + ": " + std::to_string(r.errors) +
+                         " error replies, first: " + r.first_error);
     }
     if (r.ops == 0) throw BenchError(what + ": no operation completed");
 }
@@ -110,7 +116,8 @@ void throughput_mode(const Settings& s, Results& out, bool replicated, Table& ta
                                       fmt(m_ops), fmt(r_ops), ratio_text(m_ops, r_ops),
                                       fmt(median(m.p50)) + " / " + fmt(median(m.p99)),
                                       fmt(median(rd.p50)) + " / " + fmt(median(rd.p99))});
-                if (replicated) (pipeline == 1 ? ratios_p1 : ratios_p16).push_back(ratio(m_ops, r_ops));
+                if (replicated)
+                    (pipeline == 1 ? ratios_p1 : ratios_p16).push_back(ratio(m_ops, r_ops));
                 if (replicated && op == Op::set && keys == Keys::uniform && pipeline == 1) {
                     out.max_load["meridian"] = m_ops;
                     out.max_load["redis"] = r_ops;
@@ -130,8 +137,15 @@ void figure_throughput(const Settings& s, Results& out) {
                  " alternating runs; " + std::to_string(s.keyspace) +
                  " keys (Zipf s = 0.99). Writes go to region 1 / the master. Latency is per "
                  "command; a pipelined command counts its whole batch's round trip.";
-    table.header = {"setup", "command", "keys", "pipeline", "Meridian ops/s", "Redis ops/s",
-                    "ratio M/R", "Meridian p50 / p99 us", "Redis p50 / p99 us"};
+    table.header = {"setup",
+                    "command",
+                    "keys",
+                    "pipeline",
+                    "Meridian ops/s",
+                    "Redis ops/s",
+                    "ratio M/R",
+                    "Meridian p50 / p99 us",
+                    "Redis p50 / p99 us"};
     std::vector<double> p1, p16, ignored1, ignored16;
     throughput_mode(s, out, true, table, p1, p16);
     throughput_mode(s, out, false, table, ignored1, ignored16);
@@ -194,8 +208,8 @@ void figure_lag(const Settings& s, Results& out) {
         for (System* sys : {static_cast<System*>(&meridian), static_cast<System*>(&redis)}) {
             if (!out.max_load.count(sys->name())) {
                 out.max_load[sys->name()] = measure_max_load(s, *sys);
-                emit("max_load", {{"system", sys->name()},
-                                  {"ops_per_sec", fmt(out.max_load[sys->name()])}});
+                emit("max_load",
+                     {{"system", sys->name()}, {"ops_per_sec", fmt(out.max_load[sys->name()])}});
             }
         }
         const int probes = delayed ? s.lag_probes_delayed : s.lag_probes;
@@ -250,13 +264,13 @@ void figure_lag(const Settings& s, Results& out) {
                 {path, std::to_string(level) + "%", m_text, r_text, ratio_text(m_p99, r_p99)});
             if (level == 50) {
                 const double limit = delayed ? 55.0 : 2.0;
-                out.targets.push_back(
-                    {delayed ? "lag-delayed" : "lag-loopback",
-                     std::string("replication lag p99 at half load < ") + fmt(limit) + " ms " +
-                         (delayed ? "through the 50 ms relay" : "on loopback"),
-                     fmt(m_p99, 2) + " ms (Redis " + fmt(r_p99, 2) + " ms, ratio " +
-                         ratio_text(m_p99, r_p99) + ")",
-                     m_p99 < limit});
+                out.targets.push_back({delayed ? "lag-delayed" : "lag-loopback",
+                                       std::string("replication lag p99 at half load < ") +
+                                           fmt(limit) + " ms " +
+                                           (delayed ? "through the 50 ms relay" : "on loopback"),
+                                       fmt(m_p99, 2) + " ms (Redis " + fmt(r_p99, 2) +
+                                           " ms, ratio " + ratio_text(m_p99, r_p99) + ")",
+                                       m_p99 < limit});
             }
         }
     }
@@ -273,11 +287,12 @@ void figure_bytes(const Settings& s, Results& out) {
         "meridian-fault-proxy relay on each link (Meridian: writer -> region; Redis: master -> "
         "replica, the replication stream), " +
         std::to_string(s.bytes_ops) + " writes from " + std::to_string(s.clients) +
-        " clients without pipelining, medians of " + std::to_string(s.repeats) +
+        " clients (without pipelining unless the row says so), medians of " +
+        std::to_string(s.repeats) +
         " runs. Meridian's own count (INFO bytes_sent, on the wire) is shown beside it; "
         "LZ4 = bytes_sent_raw / bytes_sent.";
-    table.header = {"workload", "Meridian B/write (relay)", "Meridian B/write (INFO)",
-                    "LZ4 ratio", "Redis B/write (relay)", "ratio M/R"};
+    table.header = {"workload",  "Meridian B/write (relay)", "Meridian B/write (INFO)",
+                    "LZ4 ratio", "Redis B/write (relay)",    "ratio M/R"};
     progress("bytes: starting systems with relays");
     MeridianCluster meridian(s.bins, {3, -1, true, ""});
     RedisCluster redis(s.bins, {2, -1, true});
@@ -288,11 +303,15 @@ void figure_bytes(const Settings& s, Results& out) {
         std::uint64_t keyspace;
         std::string target_id;
         double target_ratio;
+        int pipeline = 1;
     };
+    // Meridian joins deltas of one key inside a batch, so bursts (pipelines) coalesce more.
     const std::vector<Workload> workloads = {
         {"SET, uniform over 1M keys", Op::set, 1000000, "bytes-uniform", 0.5},
         {"SET, one hot key", Op::set, 1, "bytes-hot", 0.05},
         {"INCRBY, one hot key", Op::incrby, 1, "", 0},
+        {"SET, one hot key, pipeline 16", Op::set, 1, "", 0, 16},
+        {"INCRBY, one hot key, pipeline 16", Op::incrby, 1, "", 0, 16},
     };
     for (const Workload& w : workloads) {
         std::map<std::string, std::vector<double>> relay_bytes, info_bytes, lz4;
@@ -314,6 +333,7 @@ void figure_bytes(const Settings& s, Results& out) {
             spec.keyspace = w.keyspace;
             spec.clients = s.clients;
             spec.total_ops = s.bytes_ops;
+            spec.pipeline = w.pipeline;
             spec.seed = static_cast<std::uint64_t>(rep + 21);
             LoadResult r = run_load(sys.writer_port(), spec);
             check_errors(sys.name() + " bytes load", r);
@@ -328,6 +348,7 @@ void figure_bytes(const Settings& s, Results& out) {
             Fields fields = {{"system", sys.name()},
                              {"workload", w.op == Op::set ? "set" : "incrby"},
                              {"keys", std::to_string(w.keyspace)},
+                             {"pipeline", std::to_string(w.pipeline)},
                              {"rep", std::to_string(rep)},
                              {"writes", std::to_string(r.ops)},
                              {"relay_bytes_per_write", fmt(per_write, 2)}};
@@ -345,12 +366,12 @@ void figure_bytes(const Settings& s, Results& out) {
         table.rows.push_back({w.name, fmt(m, 2), fmt(median(info_bytes["meridian"]), 2),
                               fmt(median(lz4["meridian"]), 2), fmt(rd, 2), ratio_text(m, rd)});
         if (!w.target_id.empty()) {
-            out.targets.push_back({w.target_id,
-                                   "bytes per replicated write <= " + fmt(w.target_ratio, 2) +
-                                       " x Redis's stream (" + w.name + ")",
-                                   fmt(m, 2) + " vs " + fmt(rd, 2) + " B, ratio " +
-                                       ratio_text(m, rd),
-                                   rd > 0 && m / rd <= w.target_ratio});
+            out.targets.push_back(
+                {w.target_id,
+                 "bytes per replicated write <= " + fmt(w.target_ratio, 2) + " x Redis's stream (" +
+                     w.name + ")",
+                 fmt(m, 2) + " vs " + fmt(rd, 2) + " B, ratio " + ratio_text(m, rd),
+                 rd > 0 && m / rd <= w.target_ratio});
         }
     }
     out.tables.push_back(table);
@@ -395,10 +416,10 @@ void figure_catchup(const Settings& s, Results& out) {
         LoadResult r = run_load(meridian.writer_port(), spec);
         check_errors("meridian catch-up load", r);
         Client writer(meridian.writer_port());
-        const auto peer = split_fields(
-            writer.info("replication")["region_" + meridian.region_name(1)]);
-        m_records = static_cast<double>(to_u64(peer.count("lag_records") ? peer.at("lag_records")
-                                                                          : ""));
+        const auto peer =
+            split_fields(writer.info("replication")["region_" + meridian.region_name(1)]);
+        m_records =
+            static_cast<double>(to_u64(peer.count("lag_records") ? peer.at("lag_records") : ""));
         const auto want = meridian.version_vector(0);
         const auto t0 = Clock::now();
         command(meridian.writer_port(), {"MERIDIAN", "RESUME", meridian.region_name(1)});
@@ -447,12 +468,12 @@ void figure_catchup(const Settings& s, Results& out) {
     const double ops = static_cast<double>(s.catchup_ops);
     table.rows.push_back({"catch-up of " + std::to_string(s.catchup_ops) + " writes: seconds",
                           fmt(m_seconds, 3), fmt(r_seconds, 3), ratio_text(m_seconds, r_seconds)});
-    table.rows.push_back({"catch-up: writes applied per second", fmt(ops / m_seconds),
-                          fmt(ops / r_seconds), ""});
-    table.rows.push_back({"catch-up: log records shipped (after coalescing)", fmt(m_records),
-                          "n/a", ""});
-    table.rows.push_back({"catch-up: records applied per second", fmt(m_records / m_seconds),
-                          "n/a", ""});
+    table.rows.push_back(
+        {"catch-up: writes applied per second", fmt(ops / m_seconds), fmt(ops / r_seconds), ""});
+    table.rows.push_back(
+        {"catch-up: log records shipped (after coalescing)", fmt(m_records), "n/a", ""});
+    table.rows.push_back(
+        {"catch-up: records applied per second", fmt(m_records / m_seconds), "n/a", ""});
     out.targets.push_back({"catchup", "catch-up >= 1,000,000 records per second",
                            fmt(m_records / m_seconds) + " records/s (" + fmt(ops / m_seconds) +
                                " writes/s; Redis " + fmt(ops / r_seconds) + " writes/s)",
@@ -464,11 +485,11 @@ void figure_catchup(const Settings& s, Results& out) {
     {
         progress("full sync: Meridian");
         const std::uint64_t snap = std::max<std::uint64_t>(1000, s.fullsync_keys / 8);
-        MeridianCluster meridian(
-            s.bins, {3, 2, false,
-                     "wal_retention_bytes = 1048576\nwal_segment_bytes = 262144\n"
-                     "snapshot_every_records = " +
-                         std::to_string(snap) + "\n"});
+        MeridianCluster meridian(s.bins,
+                                 {3, 2, false,
+                                  "wal_retention_bytes = 1048576\nwal_segment_bytes = 262144\n"
+                                  "snapshot_every_records = " +
+                                      std::to_string(snap) + "\n"});
         LoadSpec spec;
         spec.keys = Keys::sequential;
         spec.clients = s.clients;
@@ -485,8 +506,8 @@ void figure_catchup(const Settings& s, Results& out) {
         std::uint64_t full_syncs = 0;
         for (std::size_t i = 0; i < 2; ++i) {
             Client c(i == 0 ? meridian.writer_port() : meridian.replica_port(0));
-            const auto peer = split_fields(c.info("replication")["region_" +
-                                                                  meridian.region_name(2)]);
+            const auto peer =
+                split_fields(c.info("replication")["region_" + meridian.region_name(2)]);
             full_syncs += to_u64(peer.count("full_syncs_sent") ? peer.at("full_syncs_sent") : "");
         }
         how = full_syncs > 0 ? "full sync" : "record catch-up (no full sync happened)";
@@ -535,10 +556,12 @@ void figure_memory(const Settings& s, Results& out) {
         "used_memory (each server's own accounting) and of the process RSS, divided by the "
         "number of keys, at the writer and at region 2 / replica 1. Counters are written first, "
         "then LWW registers (16-byte values) into the same servers.";
-    table.header = {"keys", "Meridian used_memory B/key (writer / replica)",
+    table.header = {"keys",
+                    "Meridian used_memory B/key (writer / replica)",
                     "Meridian RSS B/key (writer / replica)",
                     "Redis used_memory B/key (writer / replica)",
-                    "Redis RSS B/key (writer / replica)", "ratio M/R (RSS, writer)"};
+                    "Redis RSS B/key (writer / replica)",
+                    "ratio M/R (RSS, writer)"};
     progress("memory: starting systems");
     MeridianCluster meridian(s.bins, {3, -1, false, ""});
     RedisCluster redis(s.bins, {2, -1, false});
@@ -580,12 +603,11 @@ void figure_memory(const Settings& s, Results& out) {
                               fmt(r[0]) + " / " + fmt(r[1]), fmt(r[2]) + " / " + fmt(r[3]),
                               ratio_text(m[2], r[2])});
         if (op == Op::incrby) {
-            out.targets.push_back({"memory-counter",
-                                   "memory per counter key <= 1.5 x redis-server's",
-                                   "RSS ratio " + ratio_text(m[2], r[2]) + " (" + fmt(m[2]) +
-                                       " vs " + fmt(r[2]) + " B/key); used_memory ratio " +
-                                       ratio_text(m[0], r[0]),
-                                   r[2] > 0 && m[2] / r[2] <= 1.5});
+            out.targets.push_back(
+                {"memory-counter", "memory per counter key <= 1.5 x redis-server's",
+                 "RSS ratio " + ratio_text(m[2], r[2]) + " (" + fmt(m[2]) + " vs " + fmt(r[2]) +
+                     " B/key); used_memory ratio " + ratio_text(m[0], r[0]),
+                 r[2] > 0 && m[2] / r[2] <= 1.5});
         }
     }
     out.tables.push_back(table);

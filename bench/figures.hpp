@@ -17,14 +17,14 @@ struct Settings {
     Binaries bins;
     bool smoke = false;
     int repeats = 3;
-    double seconds = 2.0;             // one throughput run
+    double seconds = 2.0;  // one throughput run
     int clients = 50;
     std::uint64_t keyspace = 100000;  // throughput and lag keys
     std::uint64_t bytes_ops = 100000;
     std::uint64_t catchup_ops = 1000000;
     std::uint64_t fullsync_keys = 1000000;
     std::uint64_t memory_keys = 1000000;
-    int lag_probes = 150;        // per level, repeat and system, on loopback
+    int lag_probes = 150;         // per level, repeat and system, on loopback
     int lag_probes_delayed = 60;  // the same through the 50 ms relay
 };
 

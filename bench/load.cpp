@@ -15,27 +15,36 @@ namespace meridian::bench {
 
 std::string op_name(Op op) {
     switch (op) {
-        case Op::set: return "SET";
-        case Op::incrby: return "INCRBY";
-        case Op::sadd: return "SADD";
+        case Op::set:
+            return "SET";
+        case Op::incrby:
+            return "INCRBY";
+        case Op::sadd:
+            return "SADD";
     }
     return "?";
 }
 
 std::string keys_name(Keys keys) {
     switch (keys) {
-        case Keys::uniform: return "uniform";
-        case Keys::zipf: return "zipf";
-        case Keys::sequential: return "sequential";
+        case Keys::uniform:
+            return "uniform";
+        case Keys::zipf:
+            return "zipf";
+        case Keys::sequential:
+            return "sequential";
     }
     return "?";
 }
 
 std::string key_for(Op op, std::uint64_t index) {
     switch (op) {
-        case Op::set: return "lww:" + std::to_string(index);
-        case Op::incrby: return "counter:" + std::to_string(index);
-        case Op::sadd: return "set:" + std::to_string(index);
+        case Op::set:
+            return "lww:" + std::to_string(index);
+        case Op::incrby:
+            return "counter:" + std::to_string(index);
+        case Op::sadd:
+            return "set:" + std::to_string(index);
     }
     return "";
 }
@@ -74,9 +83,12 @@ const ZipfTable& zipf_table(std::uint64_t n) {
 std::vector<std::string> make_command(Op op, const std::string& key, const std::string& value,
                                       std::uint64_t member) {
     switch (op) {
-        case Op::set: return {"SET", key, value};
-        case Op::incrby: return {"INCRBY", key, "1"};
-        case Op::sadd: return {"SADD", key, "m" + std::to_string(member)};
+        case Op::set:
+            return {"SET", key, value};
+        case Op::incrby:
+            return {"INCRBY", key, "1"};
+        case Op::sadd:
+            return {"SADD", key, "m" + std::to_string(member)};
     }
     return {};
 }
@@ -96,7 +108,9 @@ double quantile(std::vector<double>& values, double q) {
     return values[std::min(index, values.size() - 1)];
 }
 
-double median(std::vector<double> values) { return quantile(values, 0.5); }
+double median(std::vector<double> values) {
+    return quantile(values, 0.5);
+}
 
 LoadResult run_load(std::uint16_t port, const LoadSpec& spec) {
     const int clients = std::max(1, spec.clients);
@@ -142,9 +156,15 @@ LoadResult run_load(std::uint16_t port, const LoadSpec& spec) {
             for (int j = 0; j < batch; ++j) {
                 std::uint64_t index = 0;
                 switch (spec.keys) {
-                    case Keys::uniform: index = rng() % spec.keyspace; break;
-                    case Keys::zipf: index = zipf->draw(unit(rng)); break;
-                    case Keys::sequential: index = first + j; break;
+                    case Keys::uniform:
+                        index = rng() % spec.keyspace;
+                        break;
+                    case Keys::zipf:
+                        index = zipf->draw(unit(rng));
+                        break;
+                    case Keys::sequential:
+                        index = first + j;
+                        break;
                 }
                 c.append(make_command(spec.op, key_for(spec.op, index), value, rng() % 100));
             }
@@ -156,8 +176,7 @@ LoadResult run_load(std::uint16_t port, const LoadSpec& spec) {
                     if (r.str.rfind("I/O error", 0) == 0) return;
                 }
             }
-            const float us =
-                std::chrono::duration<float, std::micro>(Clock::now() - t0).count();
+            const float us = std::chrono::duration<float, std::micro>(Clock::now() - t0).count();
             out.ops += batch;
             for (int j = 0; j < batch; ++j) out.latencies_us.push_back(us);
         }
@@ -166,8 +185,8 @@ LoadResult run_load(std::uint16_t port, const LoadSpec& spec) {
     std::vector<std::thread> threads;
     for (int t = 0; t < clients; ++t) threads.emplace_back(worker, t);
     start = Clock::now();
-    end = start + std::chrono::duration_cast<Clock::duration>(
-                      std::chrono::duration<double>(max_seconds));
+    end = start +
+          std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(max_seconds));
     go.store(true, std::memory_order_release);
     for (auto& th : threads) th.join();
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();

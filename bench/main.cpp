@@ -126,7 +126,8 @@ std::string render(const mb::Results& results, const mb::Settings& s,
         << "- " << first_line_of_command(s.bins.redis_server + " --version") << "\n"
         << "- Meridian: RelWithDebInfo build, fsync = everysec; Redis: appendonly yes, "
            "appendfsync everysec, save \"\"\n\n"
-        << "## Command lines\n\n```\nscripts/bench.sh\n" << command_line << "\n```\n\n";
+        << "## Command lines\n\n```\nscripts/bench.sh\n"
+        << command_line << "\n```\n\n";
     const auto limits = read_limits(limits_path);
     if (!results.targets.empty()) {
         out << "## Targets\n\n| target | measured | met | what limits it |\n|---|---|---|---|\n";
@@ -151,8 +152,8 @@ int main(int argc, char** argv) {
     app.fallthrough();  // common options may follow the subcommand
     mb::Settings s;
     bool smoke = false;
-    std::string bin_dir = mb::own_directory(), redis_server = "redis-server", out_path,
-                limits_path, notes_path;
+    std::string bin_dir = mb::own_directory(), redis_server = "redis-server", out_path, limits_path,
+                notes_path;
     int repeats = -1;
     app.add_flag("--smoke", smoke, "every figure for a second or two with tiny counts");
     app.add_option("--repeats", repeats, "alternating runs per comparison (default 3)");
@@ -171,8 +172,10 @@ int main(int argc, char** argv) {
 
     using Figure = std::function<void(const mb::Settings&, mb::Results&)>;
     const std::vector<std::pair<std::string, Figure>> figures = {
-        {"throughput", mb::figure_throughput}, {"lag", mb::figure_lag},
-        {"bytes", mb::figure_bytes},           {"catchup", mb::figure_catchup},
+        {"throughput", mb::figure_throughput},
+        {"lag", mb::figure_lag},
+        {"bytes", mb::figure_bytes},
+        {"catchup", mb::figure_catchup},
         {"memory", mb::figure_memory}};
     std::vector<CLI::App*> subcommands;
     for (const auto& [name, fn] : figures) {

@@ -81,7 +81,9 @@ Child::Child(const std::string& program, const std::vector<std::string>& args,
     }
 }
 
-Child::~Child() { kill(); }
+Child::~Child() {
+    kill();
+}
 
 bool Child::running() {
     if (pid_ <= 0) return false;
@@ -162,7 +164,9 @@ Client::~Client() {
     if (context_) redisFree(context_);
 }
 
-Client::Client(Client&& other) noexcept : context_(other.context_) { other.context_ = nullptr; }
+Client::Client(Client&& other) noexcept : context_(other.context_) {
+    other.context_ = nullptr;
+}
 
 void Client::append(const std::vector<std::string>& argv) {
     std::vector<const char*> ptrs;
@@ -247,7 +251,9 @@ std::string own_directory() {
     return ec ? "." : exe.parent_path().string();
 }
 
-bool is_executable(const std::string& path) { return ::access(path.c_str(), X_OK) == 0; }
+bool is_executable(const std::string& path) {
+    return ::access(path.c_str(), X_OK) == 0;
+}
 
 std::string read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);

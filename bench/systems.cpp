@@ -37,7 +37,9 @@ std::string control_exchange(std::uint16_t port, const std::string& line) {
     return answer;
 }
 
-std::string endpoint(std::uint16_t port) { return "127.0.0.1:" + std::to_string(port); }
+std::string endpoint(std::uint16_t port) {
+    return "127.0.0.1:" + std::to_string(port);
+}
 
 }  // namespace
 
@@ -58,7 +60,9 @@ Relay::Relay(const Binaries& bins, std::uint16_t target_port, const std::string&
     if (!up) throw BenchError("relay did not start: " + child_->log_tail());
 }
 
-std::string Relay::control(const std::string& line) { return control_exchange(control_port_, line); }
+std::string Relay::control(const std::string& line) {
+    return control_exchange(control_port_, line);
+}
 
 std::pair<std::uint64_t, std::uint64_t> Relay::bytes() {
     const auto fields = split_fields([&] {
@@ -85,8 +89,9 @@ MeridianCluster::MeridianCluster(const Binaries& bins, MeridianOptions options)
     }
     if (options_.relays) {
         for (std::size_t i = 1; i < regions_.size(); ++i) {
-            relays_.push_back(std::make_unique<Relay>(
-                bins_, regions_[i].peer_port, root_.path() + "/relay-" + regions_[i].name + ".log"));
+            relays_.push_back(
+                std::make_unique<Relay>(bins_, regions_[i].peer_port,
+                                        root_.path() + "/relay-" + regions_[i].name + ".log"));
         }
     }
     for (std::size_t i = 0; i < regions_.size(); ++i) {
@@ -221,16 +226,26 @@ std::vector<std::string> RedisCluster::server_args(std::uint16_t port,
                                                    const std::string& dir) const {
     // The comparison's durability: append-only file fsynced every second, no RDB snapshots
     // (Meridian's own snapshots are rare at these sizes); full syncs start without waiting.
-    return {"--port",        std::to_string(port),
-            "--bind",        "127.0.0.1",
-            "--dir",         dir,
-            "--appendonly",  "yes",
-            "--appendfsync", "everysec",
-            "--save",        "",
-            "--daemonize",   "no",
-            "--protected-mode", "no",
-            "--repl-diskless-sync-delay", "0",
-            "--loglevel",    "warning"};
+    return {"--port",
+            std::to_string(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            dir,
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "no",
+            "--repl-diskless-sync-delay",
+            "0",
+            "--loglevel",
+            "warning"};
 }
 
 void RedisCluster::start_replica(std::size_t i) {

@@ -71,13 +71,9 @@ public:
     std::string name() const override { return "meridian"; }
     std::uint16_t writer_port() const override { return regions_[0].client_port; }
     std::size_t replica_count() const override { return regions_.size() - 1; }
-    std::uint16_t replica_port(std::size_t i) const override {
-        return regions_[i + 1].client_port;
-    }
+    std::uint16_t replica_port(std::size_t i) const override { return regions_[i + 1].client_port; }
     bool wait_replicated(int timeout_ms) override;
-    Relay* relay(std::size_t i) override {
-        return i < relays_.size() ? relays_[i].get() : nullptr;
-    }
+    Relay* relay(std::size_t i) override { return i < relays_.size() ? relays_[i].get() : nullptr; }
     std::pair<std::uint64_t, std::uint64_t> reported_stream_bytes() override;
 
     const std::string& region_name(std::size_t i) const { return regions_[i].name; }
@@ -121,9 +117,7 @@ public:
     std::size_t replica_count() const override { return replicas_.size(); }
     std::uint16_t replica_port(std::size_t i) const override { return replicas_[i].port; }
     bool wait_replicated(int timeout_ms) override;
-    Relay* relay(std::size_t i) override {
-        return i < relays_.size() ? relays_[i].get() : nullptr;
-    }
+    Relay* relay(std::size_t i) override { return i < relays_.size() ? relays_[i].get() : nullptr; }
     std::pair<std::uint64_t, std::uint64_t> reported_stream_bytes() override { return {0, 0}; }
 
     // Starts replica i and waits until it answers PING (not until it has synced).
