@@ -170,6 +170,12 @@ RespParser::Step RespParser::parse(std::string_view input) {
         request_done_ = true;
         return Step{Status::request, pos};
     };
+    // A multibulk request over a limit is answered as soon as its header shows it, not after
+    // its body: a client announcing 1 GB learns at once, and the body is skipped as it comes.
+    const auto refused_early = [&] {
+        request_done_ = true;
+        return Step{Status::request, pos};
+    };
 
     while (pos < input.size()) {
         switch (state_) {
@@ -224,13 +230,13 @@ RespParser::Step RespParser::parse(std::string_view input) {
                     break;
                 }
                 args_left_ = static_cast<std::uint64_t>(count);
+                state_ = State::bulk_header;
                 if (args_left_ > limits_.max_args) {
                     exceed("ERR too many arguments: " + std::to_string(args_left_) +
                            " exceeds max_args (" + std::to_string(limits_.max_args) + ")");
-                } else {
-                    args_.reserve(std::min<std::uint64_t>(args_left_, kReserveArgs));
+                    return refused_early();
                 }
-                state_ = State::bulk_header;
+                args_.reserve(std::min<std::uint64_t>(args_left_, kReserveArgs));
                 break;
             }
 
@@ -254,10 +260,12 @@ RespParser::Step RespParser::parse(std::string_view input) {
                 }
                 line_.clear();
                 payload_left_ = static_cast<std::uint64_t>(length);
-                if (payload_left_ > limits_.max_bulk_bytes) {
+                if (payload_left_ > limits_.max_bulk_bytes && !discarding_) {
                     exceed("ERR bulk length " + std::to_string(payload_left_) +
                            " exceeds max_bulk_bytes (" + std::to_string(limits_.max_bulk_bytes) +
                            ")");
+                    state_ = payload_left_ > 0 ? State::bulk_payload : State::bulk_cr;
+                    return refused_early();
                 }
                 const std::size_t arrived = input.size() - pos;
                 if (!discarding_ && arrived >= payload_left_ + 2 &&
@@ -304,7 +312,10 @@ RespParser::Step RespParser::parse(std::string_view input) {
                     state_ = State::bulk_header;
                     break;
                 }
-                if (discarding_) args_.clear();
+                if (discarding_) {  // answered when the limit was seen; on to the next one
+                    state_ = State::request_start;
+                    break;
+                }
                 return completed();
 
             case State::failed:

@@ -38,8 +38,9 @@ public:
     // The request just completed (argv[0] is the command name); valid until the next parse().
     // The caller may move the strings out.
     std::vector<std::string>& args() { return args_; }
-    // Non-empty when the request just completed broke a limit: it was read and skipped in full
-    // (args() is empty); the caller answers "-<limit_error()>" and keeps the connection.
+    // Non-empty when the request just returned broke a limit (args() is empty); the caller
+    // answers "-<limit_error()>" and keeps the connection. A multibulk request is refused as
+    // soon as its header breaks the limit; later parse() calls skip the rest of its bytes.
     const std::string& limit_error() const { return limit_error_; }
     // Why parsing stopped, after Status::protocol_error.
     const std::string& error() const { return error_; }

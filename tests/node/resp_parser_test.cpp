@@ -396,8 +396,12 @@ TEST_CASE("a bulk length above max_bulk_bytes skips the request and keeps parsin
 TEST_CASE("a skipped bulk still needs its CRLF") {
     RespLimits limits;
     limits.max_bulk_bytes = 2;
+    // The limit is answered when the length is read; the broken framing after the skipped
+    // bytes still closes the connection.
     check_every_split("*1\r\n$5\r\nabcdeXY",
-                      {error("ERR Protocol error: bulk data not followed by CRLF")}, limits);
+                      {limit("ERR bulk length 5 exceeds max_bulk_bytes (2)"),
+                       error("ERR Protocol error: bulk data not followed by CRLF")},
+                      limits);
 }
 
 TEST_CASE("too many arguments skip the request with their framing still checked") {
@@ -413,9 +417,13 @@ TEST_CASE("too many arguments skip the request with their framing still checked"
                       },
                       limits);
     check_every_split("*3\r\n$4\r\nMSET\r\n:1\r\n",
-                      {error("ERR Protocol error: expected '$', got ':'")}, limits);
+                      {limit("ERR too many arguments: 3 exceeds max_args (2)"),
+                       error("ERR Protocol error: expected '$', got ':'")},
+                      limits);
     check_every_split("*3\r\n$4\r\nMSET\r\n$x\r\n",
-                      {error("ERR Protocol error: invalid bulk length")}, limits);
+                      {limit("ERR too many arguments: 3 exceeds max_args (2)"),
+                       error("ERR Protocol error: invalid bulk length")},
+                      limits);
 }
 
 TEST_CASE("the first limit broken is the one reported") {
@@ -446,7 +454,10 @@ TEST_CASE("inline requests obey the argument limits too") {
 TEST_CASE("a client that announces and sends 1 GB costs no memory") {
     RespParser parser;
     const std::size_t before = heap_in_use();
-    REQUIRE(parser.parse("*2\r\n$3\r\nSET\r\n$1000000000\r\n").status == Status::incomplete);
+    // Refused as soon as the length is read, before any of the body.
+    REQUIRE(parser.parse("*2\r\n$3\r\nSET\r\n$1000000000\r\n").status == Status::request);
+    CHECK(parser.limit_error() == "ERR bulk length 1000000000 exceeds max_bulk_bytes (67108864)");
+    CHECK(parser.args().empty());
     const std::string chunk(64 * 1024, 'x');
     std::size_t left = 1000000000;
     std::size_t peak = 0;
@@ -463,12 +474,9 @@ TEST_CASE("a client that announces and sends 1 GB costs no memory") {
     CHECK(peak < before + 1024 * 1024);
 
     const std::string rest = "\r\n" + multibulk({"PING"});
-    RespParser::Step step = parser.parse(rest);
+    const RespParser::Step step = parser.parse(rest);
     REQUIRE(step.status == Status::request);
-    CHECK(parser.limit_error() == "ERR bulk length 1000000000 exceeds max_bulk_bytes (67108864)");
-    CHECK(parser.args().empty());
-    step = parser.parse(std::string_view(rest).substr(step.consumed));
-    REQUIRE(step.status == Status::request);
+    CHECK(step.consumed == rest.size());
     CHECK(parser.limit_error().empty());
     CHECK(parser.args() == std::vector<std::string>{"PING"});
 }
@@ -486,8 +494,15 @@ TEST_CASE("announced lengths within the limits do not size allocations before by
 
 TEST_CASE("a huge argument count over the limit is refused as a limit, not a crash") {
     RespParser parser;
-    REQUIRE(parser.parse("*9223372036854775807\r\n$4\r\nPING\r\n").status == Status::incomplete);
-    // The request never ends (it would need 2^63 arguments); the parser just keeps skipping.
+    // Refused at once; the request never ends (it would need 2^63 arguments), so the parser
+    // just keeps skipping.
+    const std::string header = "*9223372036854775807\r\n";
+    const RespParser::Step refused = parser.parse(header + "$4\r\nPING\r\n");
+    REQUIRE(refused.status == Status::request);
+    CHECK(refused.consumed == header.size());
+    CHECK(parser.limit_error() ==
+          "ERR too many arguments: 9223372036854775807 exceeds max_args (1048576)");
+    REQUIRE(parser.parse("$4\r\nPING\r\n").status == Status::incomplete);
     for (int i = 0; i < 1000; ++i) {
         const RespParser::Step step = parser.parse("$1\r\nx\r\n");
         REQUIRE(step.status == Status::incomplete);
