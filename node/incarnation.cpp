@@ -59,7 +59,8 @@ Expected<void, std::string> write_file_atomically(Env& env, const std::string& p
 
 Expected<Incarnation, std::string> begin_incarnation(Env& env, const std::string& data_dir,
                                                      crdt::RegionId region, FsyncMode fsync,
-                                                     const crdt::VersionVector& recovered) {
+                                                     const crdt::VersionVector& recovered,
+                                                     bool wal_repaired) {
     const std::string path = join_path(data_dir, incarnation_file);
     const std::string clean_path = join_path(data_dir, clean_file);
     const std::string boot_id = current_boot_id();
@@ -85,10 +86,20 @@ Expected<Incarnation, std::string> begin_incarnation(Env& env, const std::string
     }
     const std::uint16_t base = std::max<std::uint16_t>(recorded, seen.value_or(0));
 
+    // Both ways to a new epoch refuse rather than wrap to 0, which this region already used.
+    const bool exhausted = base == std::numeric_limits<std::uint16_t>::max();
+    const std::string exhausted_error = "region has used every epoch (65535): cannot start safely";
+
     Incarnation result;
     if (!previous && !seen) {
         result = {0, "a new data directory"};
+    } else if (wal_repaired) {
+        if (exhausted) return unexpected(exhausted_error);
+        result = {static_cast<std::uint16_t>(base + 1),
+                  "the WAL was repaired and records after the corruption dropped: peers may hold "
+                  "them, so this region continues as a new epoch"};
     } else if (!previous) {
+        if (exhausted) return unexpected(exhausted_error);
         result = {static_cast<std::uint16_t>(base + 1),
                   "the incarnation file is missing or unreadable: starting a new epoch to be safe"};
     } else if (exists(env, clean_path)) {
@@ -98,8 +109,7 @@ Expected<Incarnation, std::string> begin_incarnation(Env& env, const std::string
     } else if (!boot_id.empty() && (*previous)["boot_id"] == boot_id) {
         result = {base, "the previous process died but the machine did not restart: the OS kept its writes"};
     } else {
-        if (base == std::numeric_limits<std::uint16_t>::max())
-            return unexpected(std::string("region has used every epoch (65535): cannot start safely"));
+        if (exhausted) return unexpected(exhausted_error);
         result = {static_cast<std::uint16_t>(base + 1),
                   "the machine restarted after an unclean shutdown under fsync = " +
                       (*previous)["fsync"] + ": writes its peers hold may be lost here, so this region "

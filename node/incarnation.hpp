@@ -26,9 +26,12 @@ struct Incarnation {
 // Decides the epoch for `region` from the files left by the previous run and
 // the recovered version vector (which names every epoch of this region that
 // ever wrote), records the new run, and clears the clean-shutdown mark.
+// `wal_repaired`: recovery dropped records at a corruption, so whatever the
+// previous run did, this one starts a new epoch.
 Expected<Incarnation, std::string> begin_incarnation(Env& env, const std::string& data_dir,
                                                      crdt::RegionId region, FsyncMode fsync,
-                                                     const crdt::VersionVector& recovered);
+                                                     const crdt::VersionVector& recovered,
+                                                     bool wal_repaired = false);
 
 // The last step of a clean shutdown, after the WAL is synced.
 Expected<void, std::string> mark_clean_shutdown(Env& env, const std::string& data_dir);

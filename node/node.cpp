@@ -75,7 +75,8 @@ Expected<void, std::string> Node::start() {
     last_snapshot_lsn_ = std::max<std::uint64_t>(recovered->snapshot_lsn, 1);
     last_snapshot_ms_ = now_ms();
 
-    auto incarnation = begin_incarnation(env, region_.data_dir, region_.id, config.fsync, recovered->log.vv);
+    auto incarnation = begin_incarnation(env, region_.data_dir, region_.id, config.fsync, recovered->log.vv,
+                                         recovered->wal_repaired);
     if (!incarnation) return unexpected(incarnation.error());
     self_ = crdt::ReplicaId{region_.id, incarnation->epoch};
     incarnation_reason_ = incarnation->reason;
@@ -271,25 +272,26 @@ void Node::on_core_action(replication::Action& action) {
     using namespace replication;
     if (auto* apply = std::get_if<ApplyRecords>(&action)) {
         for (LogRecord& record : apply->records) db_->apply(std::make_shared<const LogRecord>(std::move(record)));
-        log_->flush();
-        // Forwarded writes and rights transfers waiting for these deltas.
+        // Forwarded writes and rights transfers waiting for these deltas; a
+        // decrement retried now writes too, so the flush comes after them.
         home_->on_applied();
         rights_->on_applied();
+        log_->flush();
     } else if (auto* states = std::get_if<ApplyStates>(&action)) {
         auto record = std::make_shared<LogRecord>();
         record->kind = LogRecord::Kind::state;
         record->deltas = std::move(states->states);
         db_->apply(std::move(record));
-        log_->flush();
         rights_->on_applied();
+        log_->flush();
     } else if (auto* merge = std::get_if<MergeVersionVector>(&action)) {
         auto record = std::make_shared<LogRecord>();
         record->kind = LogRecord::Kind::vv_merge;
         record->merged = std::move(merge->vv);
         db_->apply(std::move(record));
-        log_->flush();
         home_->on_applied();
         rights_->on_applied();
+        log_->flush();
         spdlog::info("full-state sync from region {} complete",
                      options_.config.directory.name_of(merge->from));
     } else if (auto* up = std::get_if<PeerUp>(&action)) {

@@ -92,7 +92,10 @@ Expected<Recovered, std::string> recover(Env& env, const std::string& data_dir, 
     if (!read) return unexpected(read.error());
     if (!problem.empty()) return unexpected(problem);
     if (read->torn_tail) out.warnings.push_back(describe(*read->torn_tail));
-    if (read->repair) out.warnings.push_back(describe(*read->repair));
+    if (read->repair) {
+        out.warnings.push_back(describe(*read->repair));
+        out.wal_repaired = true;
+    }
     out.log.next_lsn = std::max(read->next_lsn, from);
     std::sort(out.log.checkpoints.begin(), out.log.checkpoints.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });

@@ -24,6 +24,9 @@ struct Recovered {
     std::uint64_t records_replayed = 0;
     std::uint64_t deltas_refused = 0;  // type changed by a policy change
     std::vector<std::string> warnings;
+    // --repair-wal cut records off at a corruption: peers may hold writes this
+    // region no longer knows it made, so it must not reuse their sequence numbers.
+    bool wal_repaired = false;
     // Forwarded requests this region executed, found in the replayed log, so
     // a retransmission after this restart is answered, not re-applied.
     std::vector<std::pair<replication::RequestStamp, crdt::Dot>> executed_requests;
