@@ -35,7 +35,8 @@ LogStore::LogStore(Env& env, boost::asio::io_context& io, LogStoreOptions option
                    WalWriter writer)
     : env_(env), io_(io), options_(std::move(options)), writer_(std::move(writer)),
       vv_(std::move(start.vv)), next_append_(start.next_lsn), flushed_end_(start.next_lsn),
-      durable_end_(start.next_lsn), visible_end_(start.next_lsn), catchup_floor_(start.catchup_floor) {
+      durable_end_(start.next_lsn), visible_end_(start.next_lsn), announced_end_(start.next_lsn),
+      catchup_floor_(start.catchup_floor) {
     for (auto& [lsn, vv] : start.checkpoints) checkpoints_.emplace(lsn, std::move(vv));
     add_checkpoint(next_append_);  // the fresh segment starts here
 }
