@@ -200,7 +200,7 @@ void SimCluster::client_op(int index) {
     Op op;
     op.node = index;
     std::optional<crdt::Value> delta;
-    switch (rng_() % 10) {
+    switch (options_.withdrawals && rng_() % 4 != 0 ? 9 : rng_() % 10) {
         case 0:
         case 1: {
             op.kind = Op::Kind::counter_add;
@@ -245,7 +245,8 @@ void SimCluster::client_op(int index) {
             op.key = pick(bounded_keys);
             auto* bc = state_of(op.key, crdt::ValueType::bounded_counter).as<crdt::BoundedCounter>();
             const crdt::BoundedCounter::Floor floor{floor_of(op.key), crdt::ReplicaId{1, 0}};
-            const auto choice = rng_() % 3;
+            // Withdrawals outnumber deposits: the balance keeps hitting its floor.
+            const auto choice = options_.withdrawals ? (rng_() % 5 == 0 ? 0 : rng_() % 3 == 0 ? 2 : 1) : rng_() % 3;
             if (choice == 0) {
                 op.kind = Op::Kind::bc_increment;
                 op.amount = 1 + static_cast<std::int64_t>(rng_() % 20);

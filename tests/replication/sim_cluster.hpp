@@ -36,6 +36,7 @@ struct SimOptions {
     bool partitions = true;
     bool duplicates = true;
     std::uint64_t retention_records = 0;  // 0 = keep the whole log
+    bool withdrawals = false;  // mostly bounded-counter withdrawals and transfers (a balance under load)
 };
 
 // One client operation and what became of it.

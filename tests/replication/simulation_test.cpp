@@ -1,6 +1,6 @@
 // The replication core on a deterministic simulated network: many seeds of
 // concurrent writes, partitions, duplicated frames and crashes, each checked
-// against a model once the network heals. CI runs 2,000 seeds in all (set
+// against a model once the network heals. CI runs 2,300 seeds in all (set
 // MERIDIAN_SIM_SEEDS to run more per case). A failing seed prints itself:
 //   MERIDIAN_SIM_SEED=<seed> build-asan/bin/replication_tests "[simulation]"
 #include <catch2/catch.hpp>
@@ -59,5 +59,14 @@ TEST_CASE("a region behind the retained log converges through full-state sync", 
         o.nodes = 3 + static_cast<int>(o.seed % 2);
         o.fsync_always = o.seed % 2 == 0;
         o.retention_records = 40;
+    });
+}
+
+TEST_CASE("concurrent withdrawals at every region never take a bounded balance below its floor",
+          "[simulation]") {
+    run_seeds(env_or("MERIDIAN_SIM_SEEDS", 300), [](SimOptions& o) {
+        o.nodes = 3 + static_cast<int>(o.seed % 2);
+        o.fsync_always = o.seed % 2 == 0;
+        o.withdrawals = true;
     });
 }
