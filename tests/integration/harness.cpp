@@ -260,7 +260,7 @@ TempDir& TempDir::operator=(TempDir&& other) noexcept {
 
 // ---- Reply ---------------------------------------------------------------------------------
 
-const std::string& Reply::as_string() const {
+const std::string& Reply::as_string() const& {
     static const std::string empty;
     const auto* s = std::get_if<std::string>(&value_);
     return s ? *s : empty;
@@ -271,10 +271,20 @@ long long Reply::as_integer() const {
     return n ? *n : 0;
 }
 
-const Reply::Array& Reply::as_array() const {
+const Reply::Array& Reply::as_array() const& {
     static const Array empty;
     const auto* a = std::get_if<Array>(&value_);
     return a ? *a : empty;
+}
+
+std::string Reply::as_string() && {
+    auto* s = std::get_if<std::string>(&value_);
+    return s ? std::move(*s) : std::string();
+}
+
+Reply::Array Reply::as_array() && {
+    auto* a = std::get_if<Array>(&value_);
+    return a ? std::move(*a) : Array();
 }
 
 const std::string& Reply::error_message() const {

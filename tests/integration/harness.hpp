@@ -79,9 +79,13 @@ public:
 
     // The payload if the reply is of that kind, else an empty/zero value: tests assert the
     // kind (or compare whole replies) so that a wrong kind prints the reply.
-    const std::string& as_string() const;
+    // A temporary reply hands its payload over by value, so that
+    // `for (auto& m : c.command(...).as_array())` does not iterate a dead reply.
+    const std::string& as_string() const&;
+    std::string as_string() &&;
     long long as_integer() const;
-    const Array& as_array() const;
+    const Array& as_array() const&;
+    Array as_array() &&;
     // The message of an Error or IoError reply, else "".
     const std::string& error_message() const;
 
