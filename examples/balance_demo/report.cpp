@@ -97,6 +97,7 @@ std::string format_table(const std::vector<RowResult>& rows, const ReportContext
         if (row.declined)
             out << ", " << row.declined << " withdrawals declined by the client (balance too low)";
         if (row.refused) out << ", refused: " << refusal_list(row);
+        if (row.read_errors) out << ", " << row.read_errors << " reads failed";
         if (row.unknown)
             out << ", " << row.unknown << " with unknown outcome (timeout or lost connection)";
         out << '\n';

@@ -99,7 +99,7 @@ struct LwwWrite {
 
 struct ClientLog {
     std::int64_t implied = 0;
-    std::int64_t acknowledged = 0, declined = 0, refused = 0, unknown = 0;
+    std::int64_t acknowledged = 0, declined = 0, refused = 0, unknown = 0, read_errors = 0;
     std::map<std::string, std::int64_t> refusals;
     std::vector<double> latencies_ms;
     std::map<std::string, LwwWrite> lww_writes;  // by operation id
@@ -157,7 +157,7 @@ void run_client(const ClientSpec& spec, const Account& account, const WorkloadOp
                 balance = parse_counter(read);
             }
             if (!balance) {
-                ++log.unknown;  // could not even read; nothing written
+                ++log.read_errors;  // nothing written
                 std::this_thread::sleep_for(pause);
                 continue;
             }
@@ -319,14 +319,11 @@ RowResult run_row(const LocalCluster& cluster, const Account& account,
     std::optional<Clock::time_point> healed_at;
     auto last_report = Clock::now() - 1s;
     auto report = [&](const std::string& what) {
-        result.acknowledged =
-            operations;  // a running count of operations, for the progress line only
-        for (std::size_t i = 0; i < regions.size(); ++i) {
-            if (result.final_balance.size() < regions.size())
-                result.final_balance.resize(regions.size());
-            result.final_balance[i] = latest[i].load();
-        }
-        progress(what, seconds_since(start), result);
+        RowResult so_far;  // what the progress line shows: operations so far, balances sampled
+        so_far.account = account;
+        so_far.acknowledged = operations;
+        for (const auto& balance : latest) so_far.final_balance.push_back(balance.load());
+        progress(what, seconds_since(start), so_far);
     };
 
     while (seconds_since(start) < options.seconds && !stop) {
@@ -381,6 +378,7 @@ RowResult run_row(const LocalCluster& cluster, const Account& account,
         result.declined += log.declined;
         result.refused += log.refused;
         result.unknown += log.unknown;
+        result.read_errors += log.read_errors;
         for (const auto& [reason, count] : log.refusals) result.refusals[reason] += count;
         latencies.insert(latencies.end(), log.latencies_ms.begin(), log.latencies_ms.end());
         lww_writes.merge(log.lww_writes);
@@ -413,7 +411,11 @@ RowResult run_row(const LocalCluster& cluster, const Account& account,
                 final_lww = parse_lww(control[0].command({"GET", account.key}));
             break;
         }
-        if (Clock::now() - converging > final_convergence_limit || stop) {
+        if (stop) {
+            result.problem += "interrupted before the regions converged\n";
+            break;
+        }
+        if (Clock::now() - converging > final_convergence_limit) {
             result.problem += "the regions did not converge within " +
                               std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
                                                  final_convergence_limit)

@@ -49,10 +49,11 @@ struct RowResult {
     std::int64_t declined = 0;  // withdrawals the client itself declined (balance it read too low)
     std::int64_t refused = 0;   // writes the store refused
     std::map<std::string, std::int64_t> refusals;  // refused, by the reply's first word(s)
-    std::int64_t unknown = 0;     // writes whose outcome is unknown (timeout, lost connection)
-    std::int64_t samples = 0;     // balance samples taken
-    std::int64_t below_zero = 0;  // samples that read below zero
-    std::int64_t lowest = 0;      // the lowest balance sampled
+    std::int64_t unknown = 0;      // writes whose outcome is unknown (timeout, lost connection)
+    std::int64_t read_errors = 0;  // balance reads that failed (nothing written after them)
+    std::int64_t samples = 0;      // balance samples taken
+    std::int64_t below_zero = 0;   // samples that read below zero
+    std::int64_t lowest = 0;       // the lowest balance sampled
     std::optional<double> p50_ms, p99_ms;  // write latency at latency_region
     std::optional<double> converge_ms;     // heal -> every region holds every pre-heal write
     bool converged = false;                // at the end all regions agree on state and balance

@@ -65,9 +65,8 @@ Response ledger_error(const Request& request, const LedgerError& e) {
             return response;
         }
         case Kind::outcome_unknown:
-            return error(
-                request, http::status::gateway_timeout,
-                e.message + " (the operation may or may not have been applied; check the balance)");
+            return error(request, http::status::gateway_timeout,
+                         e.message + " (a deposit or withdrawal may or may not have been applied)");
         case Kind::node_error:
         case Kind::unreachable:
             return error(request, http::status::bad_gateway, e.message);

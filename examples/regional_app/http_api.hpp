@@ -7,8 +7,9 @@
 //
 // Errors: 400 bad id, body or amount; 404 unknown path; 405 wrong method;
 // 409 insufficient balance; 503 + Retry-After while the account's home region
-// is unreachable; 504 when the home did not answer in time (outcome unknown);
-// 502 for any other answer of the node or when it cannot be reached.
+// is unreachable; 504 when the outcome is unknown (the home, or the local node,
+// did not answer in time); 502 for any other error answer or when the node
+// cannot be reached.
 #pragma once
 
 #include <boost/beast/http.hpp>

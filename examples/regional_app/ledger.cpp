@@ -3,6 +3,7 @@
 #include <hiredis/hiredis.h>
 #include <sys/time.h>
 
+#include <cerrno>
 #include <charconv>
 #include <optional>
 #include <vector>
@@ -73,10 +74,18 @@ Expected<Ledger::Answer, LedgerError> Ledger::run(std::initializer_list<std::str
     }
     auto* reply = static_cast<redisReply*>(redisCommandArgv(
         context_.get(), static_cast<int>(args.size()), args.data(), lengths.data()));
-    if (!reply) {  // the connection is unusable now; the next call reconnects
-        std::string why = context_->errstr;
+    if (!reply) {
+        // The command was sent, so the node may have run it: the outcome is
+        // unknown. The connection is unusable now; the next call reconnects.
+        const bool timed_out =
+            context_->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK);
+        std::string why = timed_out
+                              ? "no answer within " + std::to_string(config_.timeout_ms) + " ms"
+                              : std::string(context_->errstr);
         context_.reset();
-        return unexpected(LedgerError{Kind::unreachable, "lost the node: " + why});
+        return unexpected(LedgerError{
+            Kind::outcome_unknown,
+            "the node at " + config_.host + ":" + std::to_string(config_.port) + ": " + why});
     }
     std::unique_ptr<redisReply, void (*)(void*)> owned(reply, freeReplyObject);
     switch (reply->type) {

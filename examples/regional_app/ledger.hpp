@@ -19,9 +19,10 @@ struct LedgerError {
     enum class Kind {
         insufficient_balance,  // -ERR insufficient balance: the floor holds, nothing changed
         try_again,             // -TRYAGAIN: the key's home region is out of reach, nothing changed
-        outcome_unknown,       // -TIMEOUT: the home did not answer in time; it may have applied it
+        outcome_unknown,       // -TIMEOUT (the home did not answer in time), or the node did not
+                               // answer or dropped the connection: it may have applied it
         node_error,            // any other error reply (wrong type, ...)
-        unreachable,           // no connection to the node, or it broke mid-command
+        unreachable,           // cannot connect to the node: nothing was sent
     };
     Kind kind;
     std::string message;  // the node's reply or the I/O error
