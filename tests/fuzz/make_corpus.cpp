@@ -1,0 +1,351 @@
+// make_fuzz_corpus: writes the seed corpus of every fuzz target, one folder per target, from the
+// project's own encoders (so the seeds are valid inputs the fuzzers then mutate), plus a few
+// hand-made broken ones. Deterministic: re-running it rewrites the same files.
+//
+//   build-fuzz/bin/make_fuzz_corpus tests/fuzz/corpus
+//
+// Built by tests/fuzz/CMakeLists.txt beside the fuzz targets; not run by scripts/fuzz.sh (the
+// corpus is committed).
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "crdt/serialization.hpp"
+#include "node/env.hpp"
+#include "node/wal.hpp"
+#include "replication/frame.hpp"
+#include "replication/log_record.hpp"
+#include "replication/messages.hpp"
+#include "replication/record_format.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace crdt = meridian::crdt;
+namespace repl = meridian::replication;
+
+class Corpus {
+public:
+    explicit Corpus(fs::path root) : root_(std::move(root)) {}
+
+    void add(const std::string& target, const std::string& name, std::string_view bytes) {
+        const fs::path dir = root_ / target;
+        fs::create_directories(dir);
+        std::ofstream out(dir / name, std::ios::binary | std::ios::trunc);
+        out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+        if (!out) {
+            std::fprintf(stderr, "make_fuzz_corpus: cannot write %s\n", (dir / name).c_str());
+            std::exit(1);
+        }
+        ++counts_[target];
+    }
+
+    void report() const {
+        for (const auto& [target, n] : counts_) std::printf("%-32s %d files\n", target.c_str(), n);
+    }
+
+private:
+    fs::path root_;
+    std::map<std::string, int> counts_;
+};
+
+constexpr crdt::ReplicaId us{1, 0};
+constexpr crdt::ReplicaId eu{2, 3};
+
+std::string multibulk(const std::vector<std::string>& args) {
+    std::string out = "*" + std::to_string(args.size()) + "\r\n";
+    for (const auto& a : args) out += "$" + std::to_string(a.size()) + "\r\n" + a + "\r\n";
+    return out;
+}
+
+// ---- values and records ----------------------------------------------------------------------
+
+std::vector<crdt::Value> sample_values() {
+    std::vector<crdt::Value> values;
+    crdt::Register reg;
+    values.emplace_back(reg.assign(us, crdt::Hlc::from_parts(1'700'000'000'000, 3), "user-7"));
+    values.emplace_back(reg.assign(eu, crdt::Hlc::from_parts(1'700'000'000'001, 0), std::nullopt));
+
+    crdt::PnCounter counter;
+    crdt::PnCounter c1 = *counter.add(us, 5);
+    counter.join(c1);
+    crdt::PnCounter c2 = *counter.add(eu, -12);
+    counter.join(c2);
+    values.emplace_back(c1);
+    values.emplace_back(counter);
+    values.emplace_back(counter.reset());
+
+    crdt::StringSet set;
+    crdt::StringSet a = set.add(us, "alice");
+    crdt::StringSet b = set.add(eu, "bob");
+    values.emplace_back(a);
+    values.emplace_back(b);
+    values.emplace_back(set);
+    values.emplace_back(set.remove("alice"));
+
+    crdt::BoundedCounter bounded;
+    const crdt::BoundedCounter::Floor floor{-10, us};
+    crdt::BoundedCounter up = *bounded.increment(eu, 40);
+    bounded.join(up);
+    crdt::BoundedCounter down = *bounded.decrement(us, 7, floor);
+    bounded.join(down);
+    values.emplace_back(up);
+    values.emplace_back(bounded);
+    if (auto moved = bounded.transfer(eu, us, 20, floor)) values.emplace_back(*moved);
+    return values;
+}
+
+std::vector<repl::LogRecord> sample_records() {
+    const auto values = sample_values();
+    std::vector<repl::LogRecord> records;
+    repl::LogRecord one;
+    one.origin = us;
+    one.lo = one.hi = 1;
+    one.deltas.push_back({"session:42", values[0]});
+    records.push_back(one);
+
+    repl::LogRecord batch;
+    batch.origin = eu;
+    batch.lo = 7;
+    batch.hi = 19;
+    const char* keys[] = {"reg:a", "reg:b", "cnt:1", "cnt:2", "cnt:3",
+                          "set:x", "set:y", "set:z", "acct:{eu}:1", "acct:{eu}:2", "acct:{us}:3"};
+    for (std::size_t i = 0; i < values.size() && i < std::size(keys); ++i)
+        batch.deltas.push_back({keys[i], values[i]});
+    records.push_back(batch);
+
+    repl::LogRecord state;
+    state.kind = repl::LogRecord::Kind::state;
+    state.deltas = batch.deltas;
+    records.push_back(state);
+
+    repl::LogRecord merge;
+    merge.kind = repl::LogRecord::Kind::vv_merge;
+    merge.merged.advance(us, 12);
+    merge.merged.advance(eu, 19);
+    records.push_back(merge);
+    return records;
+}
+
+repl::Hello sample_hello() {
+    repl::Hello hello;
+    hello.cluster = "demo";
+    hello.replica = eu;
+    hello.fingerprint = 0x0123456789abcdefULL;
+    for (std::size_t i = 0; i < hello.nonce.size(); ++i) hello.nonce[i] = static_cast<std::uint8_t>(i * 17);
+    return hello;
+}
+
+repl::Auth sample_auth() {
+    repl::Auth auth;
+    for (std::size_t i = 0; i < auth.proof.size(); ++i) auth.proof[i] = static_cast<std::uint8_t>(255 - i);
+    auth.vv.advance(us, 12);
+    auth.vv.advance(eu, 19);
+    return auth;
+}
+
+// ---- per target ------------------------------------------------------------------------------
+
+void peer_payloads(Corpus& corpus) {
+    const std::string t = "peer_payload_fuzz";
+    const auto records = sample_records();
+    const auto values = sample_values();
+    auto with = [](char selector, const std::string& bytes) { return std::string(1, selector) + bytes; };
+
+    corpus.add(t, "records-one", with(0, repl::encode_records({records[0]})));
+    corpus.add(t, "records-batch", with(0, repl::encode_records({records[0], records[1]})));
+    corpus.add(t, "records-all-kinds", with(0, repl::encode_records(records)));
+    corpus.add(t, "records-empty", with(0, repl::encode_records({})));
+    corpus.add(t, "states", with(1, crdt::encode(records[1].deltas)));
+    for (std::size_t i = 0; i < values.size(); ++i)
+        corpus.add(t, "value-" + std::to_string(i), with(2, crdt::encode(values[i])));
+    for (std::size_t i = 0; i + 1 < values.size(); i += 2) {
+        const std::string a = crdt::encode(values[i]), b = crdt::encode(values[i + 1]);
+        // two_values splits at payload[0] % size: choose the byte that lands on a's end.
+        std::string payload = std::string(1, static_cast<char>(a.size())) + a + b;
+        corpus.add(t, "two-values-" + std::to_string(i), with(3, payload));
+    }
+    corpus.add(t, "hello", with(4, repl::encode(sample_hello())));
+    corpus.add(t, "auth", with(5, repl::encode(sample_auth())));
+    corpus.add(t, "ack", with(6, repl::encode(repl::Ack{sample_auth().vv})));
+    corpus.add(t, "snapshot-done", with(7, repl::encode(repl::SnapshotDone{sample_auth().vv})));
+    std::string truncated = repl::encode_records(records);
+    truncated.resize(truncated.size() / 2);
+    corpus.add(t, "records-truncated", with(0, truncated));
+    corpus.add(t, "records-huge-count", with(0, std::string("\xff\xff\xff\xff\x0f\x00", 6)));
+}
+
+void frames(Corpus& corpus) {
+    const std::string t = "frame_decoder_fuzz";
+    const auto records = sample_records();
+    std::string wire;
+    repl::FrameEncoder encoder;
+    encoder.encode(repl::FrameType::hello, repl::encode(sample_hello()), wire);
+    corpus.add(t, "hello", std::string(1, '\x3f') + wire);
+    encoder.encode(repl::FrameType::auth, repl::encode(sample_auth()), wire);
+    corpus.add(t, "hello-auth", std::string(1, '\x05') + wire);
+    for (int i = 0; i < 4; ++i) encoder.encode(repl::FrameType::records, repl::encode_records(records), wire);
+    encoder.encode(repl::FrameType::ack, repl::encode(repl::Ack{sample_auth().vv}), wire);
+    encoder.encode(repl::FrameType::ping, "", wire);
+    corpus.add(t, "session-chunked-1", std::string(1, '\x00') + wire);
+    corpus.add(t, "session-chunked-7", std::string(1, '\x06') + wire);
+    corpus.add(t, "session-whole", std::string(1, '\x3f') + wire);
+
+    std::string huge("\x3f\xff\xff\xff\xff\x03\x00", 7);
+    corpus.add(t, "huge-length", huge);
+    std::string bad_type("\x3f\x00\x00\x00\x00\x63\x00", 7);
+    corpus.add(t, "unknown-type", bad_type);
+    std::string bad_flag("\x3f\x01\x00\x00\x00\x09\x80x", 8);
+    corpus.add(t, "unknown-flag", bad_flag);
+    std::string bad_lz4("\x3f\x08\x00\x00\x00\x03\x01\x80\x08\xff\xff\xff\xff\xff\xff", 15);
+    corpus.add(t, "garbage-lz4", bad_lz4);
+
+    // The compressed variant takes the payload of one compressed records frame that follows a
+    // frame of the harness's fixed history.
+    const std::string tc = "frame_decoder_compressed_fuzz";
+    const std::string history =
+        "{\"origin\":\"eu-west\",\"seq\":1234,\"key\":\"session:42\",\"value\":\"user-7\"}\n"
+        "{\"origin\":\"us-east\",\"seq\":1235,\"key\":\"session:43\",\"value\":\"user-8\"}\n";
+    const std::vector<std::string> payloads = {
+        history, history + history, repl::encode_records(records),
+        std::string(300, 'a'), "{\"origin\":\"eu-west\",\"seq\":1236,\"key\":\"session:44\"}\n"};
+    for (std::size_t i = 0; i < payloads.size(); ++i) {
+        repl::FrameEncoder e;
+        std::string first, second;
+        e.encode(repl::FrameType::records, history, first);
+        e.encode(repl::FrameType::records, payloads[i], second);
+        if (second.size() > repl::frame_header_bytes && (second[5] & repl::frame_flag_compressed))
+            corpus.add(tc, "payload-" + std::to_string(i), second.substr(repl::frame_header_bytes));
+    }
+    corpus.add(tc, "empty-block", std::string("\x00\x00", 2));
+    corpus.add(tc, "oversized-raw-length", std::string("\xff\xff\xff\xff\x0f\x10xyz", 9));
+}
+
+void wal(Corpus& corpus) {
+    const std::string t = "wal_reader_fuzz";
+    meridian::node::Env& env = meridian::node::default_env();
+    const fs::path scratch = fs::temp_directory_path() / "meridian-fuzz-corpus-wal";
+    fs::remove_all(scratch);
+    const std::string dir = (scratch / "wal").string();
+    const std::string meta = "m";
+    auto writer = meridian::node::WalWriter::open(env, dir, 1, meta);
+    if (!writer) {
+        std::fprintf(stderr, "make_fuzz_corpus: %s\n", writer.error().c_str());
+        std::exit(1);
+    }
+    for (const auto& record : sample_records()) (void)writer->append(repl::encode_record(record));
+    (void)writer->append("");
+    (void)writer->append(std::string(200, 'x'));
+    if (!writer->flush()) std::exit(1);
+    auto file = env.read_file(meridian::node::wal_segment_path(dir, 1));
+    fs::remove_all(scratch);
+    if (!file) std::exit(1);
+    const std::string& segment = *file;
+    const std::size_t header = 8 + 8 + 4 + meta.size() + 4;
+    const std::string body = segment.substr(header);
+
+    corpus.add(t, "segment", std::string(1, '\x00') + segment);
+    corpus.add(t, "segment-after-valid", std::string(1, '\x02') + segment);
+    corpus.add(t, "records", std::string(1, '\x01') + body);
+    corpus.add(t, "records-then-segment", std::string(1, '\x05') + body);
+    corpus.add(t, "records-after-valid", std::string(1, '\x03') + body);
+    std::string torn = body.substr(0, body.size() - 5);
+    corpus.add(t, "torn-tail", std::string(1, '\x01') + torn);
+    std::string flipped = body;
+    flipped[flipped.size() / 3] ^= 0x10;
+    corpus.add(t, "flipped-byte", std::string(1, '\x01') + flipped);
+    std::string flipped_then_more = flipped;
+    corpus.add(t, "flipped-byte-not-last", std::string(1, '\x05') + flipped_then_more);
+    std::string bad_length = body;
+    bad_length[0] ^= 0x40;
+    corpus.add(t, "bad-length", std::string(1, '\x01') + bad_length);
+    corpus.add(t, "header-only", std::string(1, '\x00') + segment.substr(0, header));
+    corpus.add(t, "short-header", std::string(1, '\x00') + segment.substr(0, 11));
+}
+
+void resp(Corpus& corpus) {
+    const std::string t = "resp_parser_fuzz";
+    const std::string loose("\x00\x00", 2), tight("\x93\x10", 2), chunky("\x00\x07", 2);
+    const std::vector<std::pair<std::string, std::string>> inputs = {
+        {"ping", multibulk({"PING"})},
+        {"set-get", multibulk({"SET", "k", "v"}) + multibulk({"GET", "k"})},
+        {"pipeline", multibulk({"INCRBY", "cnt:1", "-5"}) + multibulk({"SADD", "set:a", "x", "y"}) +
+                         multibulk({"SMEMBERS", "set:a"}) + multibulk({"WAIT", "2", "100"})},
+        {"binary", multibulk({"SET", std::string("k\0\r\n", 4), std::string(70, '\xff')})},
+        {"inline", "PING\r\nSET  k   v\r\nECHO \"quoted arg\"\n"},
+        {"inline-nul", std::string("GET k\0ignored\r\n", 15)},
+        {"empty-lines", "\r\n\r\n*0\r\n*-1\r\n" + multibulk({"PING"})},
+        {"huge-bulk", "*2\r\n$3\r\nGET\r\n$1073741824\r\n"},
+        {"huge-count", "*2147483648\r\n"},
+        {"negative-bulk", "*1\r\n$-5\r\n"},
+        {"bad-count", "*x\r\n"},
+        {"bulk-without-crlf", "*1\r\n$4\r\nPINGxx"},
+        {"partial", "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$10\r\nabc"},
+        {"unterminated-inline", std::string(100, 'A')},
+        {"leading-plus", "+OK\r\n-ERR x\r\n:12\r\n"},
+    };
+    for (const auto& [name, bytes] : inputs) {
+        corpus.add(t, name, loose + bytes);
+        corpus.add(t, name + "-tight", tight + bytes);
+    }
+    corpus.add(t, "pipeline-chunked", chunky + inputs[2].second);
+}
+
+void cluster_configs(Corpus& corpus) {
+    const std::string t = "cluster_config_fuzz";
+    const std::string regions =
+        "[[regions]]\nid = 1\nname = \"us-east\"\nclient_listen = \"127.0.0.1:7001\"\n"
+        "peer_listen = \"127.0.0.1:8001\"\nadmin_listen = \"127.0.0.1:9001\"\n"
+        "data_dir = \"data/us-east\"\n\n"
+        "[[regions]]\nid = 2\nname = \"eu-west\"\nclient_listen = \"127.0.0.1:7002\"\n"
+        "peer_listen = \"127.0.0.1:8002\"\ndata_dir = \"data/eu-west\"\n";
+    const std::string head = "cluster = \"demo\"\nsecret = \"change-me\"\n";
+    const std::string policies =
+        "[[policy]]\nmatch = \"balance:*\"\ntype = \"counter\"\n\n"
+        "[[policy]]\nmatch = \"acct:*\"\ntype = \"counter\"\nroute = \"home\"\nhome = \"{tag}\"\n"
+        "min = 0\n\n"
+        "[[policy]]\nmatch = \"tags:*\"\ntype = \"set\"\n\n"
+        "[[policy]]\nmatch = \"stock:*\"\ntype = \"bounded_counter\"\nmin = -5\n\n"
+        "[[policy]]\nmatch = \"cfg:[a-c]?x\"\ntype = \"lww\"\nroute = \"home\"\nhome = \"eu-west\"\n";
+    const std::string tunables =
+        "fsync = \"always\"\ndefault_policy = \"lww\"\nwal_retention_bytes = 1048576\n"
+        "wal_segment_bytes = 65536\nsnapshot_every_records = 1000\nsnapshot_every_seconds = 5\n"
+        "max_clients = 100\nmax_bulk_bytes = 1024\nmax_args = 16\nrequirepass = \"pw\"\n"
+        "client_timeout_ms = 5000\nforward_timeout_ms = 200\nrights_timeout_ms = 100\n"
+        "batch_bytes = 4096\nheartbeat_ms = 100\npeer_timeout_ms = 500\nrelay_delay_ms = 50\n"
+        "reconnect_min_ms = 10\nreconnect_max_ms = 100\nlog_level = \"debug\"\n";
+    corpus.add(t, "minimal", head + regions);
+    corpus.add(t, "policies", head + "\n" + policies + "\n" + regions);
+    corpus.add(t, "tunables", head + tunables + "\n" + regions);
+    corpus.add(t, "everything", head + tunables + "\n" + policies + "\n" + regions +
+                                    "\n[tls]\ncert = \"node.crt\"\nkey = \"node.key\"\nca = \"ca.crt\"\n");
+    corpus.add(t, "secret-file", "cluster = \"demo\"\nsecret_file = \"secret.txt\"\n" + regions);
+    corpus.add(t, "duplicate-id", head + regions + "\n[[regions]]\nid = 2\nname = \"ap\"\n");
+    corpus.add(t, "unknown-key", head + "fsynk = \"always\"\n" + regions);
+    corpus.add(t, "bad-home", head + "[[policy]]\nmatch = \"a*\"\ntype = \"counter\"\nroute = \"home\"\n"
+                                     "home = \"mars\"\n\n" + regions);
+    corpus.add(t, "parse-error", head + "[[regions]\nid = = 1\n");
+    corpus.add(t, "inline-tables", "cluster = 'x'\nsecret = 'y'\nregions = [{id = 1, name = 'a'}]\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc != 2) {
+        std::fprintf(stderr, "usage: %s CORPUS_DIR   (e.g. tests/fuzz/corpus)\n", argv[0]);
+        return 2;
+    }
+    Corpus corpus(argv[1]);
+    peer_payloads(corpus);
+    frames(corpus);
+    wal(corpus);
+    resp(corpus);
+    cluster_configs(corpus);
+    corpus.report();
+    return 0;
+}
