@@ -116,7 +116,7 @@ LoadResult run_load(std::uint16_t port, const LoadSpec& spec) {
     const int clients = std::max(1, spec.clients);
     const int pipeline = std::max(1, spec.pipeline);
     const ZipfTable* zipf = spec.keys == Keys::zipf ? &zipf_table(spec.keyspace) : nullptr;
-    const std::string value(spec.value_bytes, 'v');
+    static constexpr char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
 
     std::vector<std::unique_ptr<Client>> connections;
     for (int i = 0; i < clients; ++i) connections.push_back(std::make_unique<Client>(port));
@@ -130,6 +130,7 @@ LoadResult run_load(std::uint16_t port, const LoadSpec& spec) {
     auto worker = [&](int t) {
         Client& c = *connections[t];
         ThreadResult& out = results[t];
+        std::string value(spec.value_bytes, 'v');
         std::mt19937_64 rng(spec.seed * 7919 + static_cast<std::uint64_t>(t));
         std::uniform_real_distribution<double> unit(0.0, 1.0);
         const double per_thread_rate = spec.rate > 0 ? spec.rate / clients : 0;
@@ -165,6 +166,10 @@ LoadResult run_load(std::uint16_t port, const LoadSpec& spec) {
                     case Keys::sequential:
                         index = first + j;
                         break;
+                }
+                if (spec.op == Op::set) {
+                    // Fresh bytes per write: a constant value would flatter LZ4 on the links.
+                    for (char& ch : value) ch = alphabet[rng() % (sizeof alphabet - 1)];
                 }
                 c.append(make_command(spec.op, key_for(spec.op, index), value, rng() % 100));
             }

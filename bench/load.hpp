@@ -25,7 +25,7 @@ struct LoadSpec {
     double seconds = 2.0;          // stop after this long...
     std::uint64_t total_ops = 0;   // ...or after this many operations (0: time only)
     double rate = 0;               // operations per second over all clients (0: flat out)
-    std::size_t value_bytes = 16;  // SET values
+    std::size_t value_bytes = 16;  // SET values: random [a-z0-9], fresh per write
     std::uint64_t seed = 1;
 };
 
