@@ -37,7 +37,8 @@ struct RightsBroker::Waiting {
     std::optional<crdt::Dot> waiting_for;  // a granted transfer on its way here
     bool asking = false;
     boost::asio::steady_timer deadline;
-    explicit Waiting(boost::asio::io_context& io) : deadline(io) {}
+    boost::asio::steady_timer look_again;  // when no peer seemed to hold rights
+    explicit Waiting(boost::asio::io_context& io) : deadline(io), look_again(io) {}
 };
 
 RightsBroker::RightsBroker(boost::asio::io_context& io, const ClusterConfig& config, Database& db,
@@ -80,16 +81,29 @@ void RightsBroker::ask(Waiting& w) {
     // The connected peer whose current incarnation holds the most rights.
     std::optional<crdt::RegionId> best;
     std::int64_t best_rights = 0;
+    bool any_reachable = false;
     for (crdt::RegionId peer : core_.peers()) {
-        if (w.asked.contains(peer) || !core_.established(peer)) continue;
+        if (!core_.established(peer)) continue;
         const replication::PeerStatus status = core_.status(peer, 0);
         if (status.paused) continue;
+        any_reachable = true;
+        if (w.asked.contains(peer)) continue;
         const std::int64_t rights = bc.rights(status.replica, floor);
         if (rights > best_rights) best = peer, best_rights = rights;
     }
-    if (!best)
-        return refuse(w.id, "no reachable region holds spare rights (the rest may be held by an unreachable "
-                            "region, or by an incarnation that ended uncleanly)");
+    if (!any_reachable)
+        return refuse(w.id, "no region that could lend rights is reachable");
+    if (!best) {
+        // The balance covers the decrement, so someone holds the rights; this region's view
+        // of who may lag transfers between its peers. Look again shortly, until the deadline.
+        w.asked.clear();
+        w.look_again.expires_after(std::chrono::milliseconds(20));
+        w.look_again.async_wait([this, id = w.id, alive = std::weak_ptr<bool>(alive_)](auto error) {
+            if (error || !alive.lock()) return;
+            if (auto it = waiting_.find(id); it != waiting_.end() && !it->second->asking) ask(*it->second);
+        });
+        return;
+    }
     const std::int64_t mine = std::max<std::int64_t>(0, bc.rights(db_.self(), floor));
     RightsRequest request{w.id, db_.self(), w.key, w.amount - static_cast<std::uint64_t>(mine)};
     if (!core_.send_message(*best, replication::FrameType::rights_request, encode(request)))
