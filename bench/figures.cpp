@@ -194,6 +194,7 @@ void figure_lag(const Settings& s, Results& out) {
     table.header = {"path", "load", "Meridian p50 / p99 / max ms", "Redis p50 / p99 / max ms",
                     "p99 ratio M/R"};
     for (bool delayed : {false, true}) {
+        if (delayed && !s.lag_delayed) break;
         const std::string path = delayed ? "50 ms one-way relay" : "loopback";
         progress("lag: starting systems (" + path + ")");
         MeridianCluster meridian(s.bins, {3, -1, delayed, ""});

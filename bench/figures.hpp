@@ -14,7 +14,7 @@
 namespace meridian::bench {
 
 struct Settings {
-    Binaries bins;
+    Launch bins;
     bool smoke = false;
     int repeats = 3;
     double seconds = 2.0;  // one throughput run
@@ -26,6 +26,7 @@ struct Settings {
     std::uint64_t memory_keys = 1000000;
     int lag_probes = 150;         // per level, repeat and system, on loopback
     int lag_probes_delayed = 60;  // the same through the 50 ms relay
+    bool lag_delayed = true;      // also measure lag through the 50 ms relay
 };
 
 struct Table {

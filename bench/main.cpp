@@ -67,6 +67,13 @@ std::string total_ram() {
     return "unknown";
 }
 
+std::string load_average() {
+    std::ifstream in("/proc/loadavg");
+    std::string one, five, fifteen;
+    in >> one >> five >> fifteen;
+    return one + ", " + five + ", " + fifteen;
+}
+
 std::string today() {
     std::time_t now = std::time(nullptr);
     char buffer[64];
@@ -124,8 +131,10 @@ std::string render(const mb::Results& results, const mb::Settings& s,
         << "- RAM: " << total_ram() << "\n"
         << "- Kernel: " << u.sysname << " " << u.release << "\n"
         << "- " << first_line_of_command(s.bins.redis_server + " --version") << "\n"
-        << "- Meridian: RelWithDebInfo build, fsync = everysec; Redis: appendonly yes, "
-           "appendfsync everysec, save \"\"\n\n"
+        << "- Load average (1, 5, 15 min) at the end of the run: " << load_average()
+        << " (other work on the machine shares the cores)\n"
+        << "- Meridian: RelWithDebInfo build, fsync = " << s.bins.fsync
+        << "; Redis: appendonly yes, appendfsync " << s.bins.fsync << ", save \"\"\n\n"
         << "## Command lines\n\n```\nscripts/bench.sh\n"
         << command_line << "\n```\n\n";
     const auto limits = read_limits(limits_path);
@@ -166,6 +175,10 @@ int main(int argc, char** argv) {
     app.add_option("--memory-keys", s.memory_keys, "keys per type in the memory figure");
     app.add_option("--bin-dir", bin_dir, "where meridian-node and meridian-fault-proxy are");
     app.add_option("--redis-server", redis_server, "redis-server binary");
+    app.add_option("--fsync", s.bins.fsync, "Meridian fsync and Redis appendfsync")
+        ->check(CLI::IsMember({"always", "everysec", "no"}));
+    bool loopback_only = false;
+    app.add_flag("--lag-loopback-only", loopback_only, "lag: skip the 50 ms relay");
     app.add_option("--out", out_path, "write the tables to this markdown file");
     app.add_option("--limits", limits_path, "\"id: text\" lines for the targets table");
     app.add_option("--notes", notes_path, "markdown appended to --out");
@@ -198,6 +211,7 @@ int main(int argc, char** argv) {
         s.lag_probes_delayed = 5;
     }
     if (repeats > 0) s.repeats = repeats;
+    s.lag_delayed = !loopback_only;
 
     s.bins.redis_server = find_on_path(redis_server);
     if (s.bins.redis_server.empty()) {

@@ -43,7 +43,7 @@ std::string endpoint(std::uint16_t port) {
 
 }  // namespace
 
-Relay::Relay(const Binaries& bins, std::uint16_t target_port, const std::string& log_path) {
+Relay::Relay(const Launch& bins, std::uint16_t target_port, const std::string& log_path) {
     child_ = std::make_unique<Child>(
         bins.proxy, std::vector<std::string>{"--target", endpoint(target_port)}, log_path);
     const std::regex ready(R"(listening (\d+) control (\d+))");
@@ -75,7 +75,7 @@ std::pair<std::uint64_t, std::uint64_t> Relay::bytes() {
 
 // ---------------------------------------------------------------------------------------------
 
-MeridianCluster::MeridianCluster(const Binaries& bins, MeridianOptions options)
+MeridianCluster::MeridianCluster(const Launch& bins, MeridianOptions options)
     : bins_(bins), options_(std::move(options)) {
     static const char* names[] = {"us-east", "eu-west", "ap-south", "sa-east", "af-south"};
     for (int i = 0; i < options_.regions; ++i) {
@@ -106,7 +106,7 @@ MeridianCluster::~MeridianCluster() = default;
 
 std::string MeridianCluster::config_text(std::size_t self) const {
     std::ostringstream out;
-    out << "cluster = \"bench\"\nsecret = \"bench-secret\"\nfsync = \"everysec\"\n"
+    out << "cluster = \"bench\"\nsecret = \"bench-secret\"\nfsync = \"" << bins_.fsync << "\"\n"
         << "default_policy = \"lww\"\nlog_level = \"warn\"\n"
         << options_.extra_toml << "\n";
     for (std::size_t i = 0; i < regions_.size(); ++i) {
@@ -194,7 +194,7 @@ std::pair<std::uint64_t, std::uint64_t> MeridianCluster::reported_stream_bytes()
 
 // ---------------------------------------------------------------------------------------------
 
-RedisCluster::RedisCluster(const Binaries& bins, RedisOptions options)
+RedisCluster::RedisCluster(const Launch& bins, RedisOptions options)
     : bins_(bins), options_(options) {
     master_port_ = free_port();
     const std::string master_dir = root_.path() + "/master";
@@ -235,7 +235,7 @@ std::vector<std::string> RedisCluster::server_args(std::uint16_t port,
             "--appendonly",
             "yes",
             "--appendfsync",
-            "everysec",
+            bins_.fsync,
             "--save",
             "",
             "--daemonize",

@@ -16,16 +16,18 @@
 
 namespace meridian::bench {
 
-struct Binaries {
-    std::string node;          // meridian-node
-    std::string proxy;         // meridian-fault-proxy
-    std::string redis_server;  // redis-server
+// What to start, and the durability both systems run with.
+struct Launch {
+    std::string node;                // meridian-node
+    std::string proxy;               // meridian-fault-proxy
+    std::string redis_server;        // redis-server
+    std::string fsync = "everysec";  // Meridian fsync = Redis appendfsync: always|everysec|no
 };
 
 // A meridian-fault-proxy in front of `target_port`: counts and can delay what passes.
 class Relay {
 public:
-    Relay(const Binaries& bins, std::uint16_t target_port, const std::string& log_path);
+    Relay(const Launch& bins, std::uint16_t target_port, const std::string& log_path);
     std::uint16_t port() const { return port_; }
     // One control command ("delay 50", "status", "blackhole both"), its answer line.
     std::string control(const std::string& line);
@@ -65,7 +67,7 @@ struct MeridianOptions {
 
 class MeridianCluster : public System {
 public:
-    MeridianCluster(const Binaries& bins, MeridianOptions options);
+    MeridianCluster(const Launch& bins, MeridianOptions options);
     ~MeridianCluster() override;
 
     std::string name() const override { return "meridian"; }
@@ -94,7 +96,7 @@ private:
 
     std::string config_text(std::size_t self) const;
 
-    Binaries bins_;
+    Launch bins_;
     MeridianOptions options_;
     ScratchDir root_;
     std::vector<std::unique_ptr<Relay>> relays_;  // writer -> region i+1
@@ -109,7 +111,7 @@ struct RedisOptions {
 
 class RedisCluster : public System {
 public:
-    RedisCluster(const Binaries& bins, RedisOptions options);
+    RedisCluster(const Launch& bins, RedisOptions options);
     ~RedisCluster() override;
 
     std::string name() const override { return "redis"; }
@@ -134,7 +136,7 @@ private:
 
     std::vector<std::string> server_args(std::uint16_t port, const std::string& dir) const;
 
-    Binaries bins_;
+    Launch bins_;
     RedisOptions options_;
     ScratchDir root_;
     std::uint16_t master_port_ = 0;
