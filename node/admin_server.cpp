@@ -13,7 +13,7 @@
 #include <string_view>
 #include <utility>
 
-#include "node/client_server.hpp"  // listen_endpoint
+#include "node/client_server.hpp"  // open_listener
 
 namespace meridian::node {
 
@@ -178,23 +178,8 @@ AdminServer::~AdminServer() {
 }
 
 Expected<void, std::string> AdminServer::start() {
-    auto endpoint = listen_endpoint(listen_);
-    if (!endpoint) return unexpected(endpoint.error());
-    const auto fail = [&](std::string_view step, const boost::system::error_code& ec) {
-        boost::system::error_code ignored;
-        acceptor_.close(ignored);
-        return unexpected("cannot " + std::string(step) + " on " + listen_ +
-                          " (admin HTTP): " + ec.message());
-    };
-    boost::system::error_code ec;
-    acceptor_.open(endpoint->protocol(), ec);
-    if (ec) return fail("open a socket", ec);
-    acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-    if (ec) return fail("set SO_REUSEADDR", ec);
-    acceptor_.bind(*endpoint, ec);
-    if (ec) return fail("bind", ec);
-    acceptor_.listen(boost::asio::socket_base::max_listen_connections, ec);
-    if (ec) return fail("listen", ec);
+    if (auto opened = open_listener(acceptor_, listen_, "admin HTTP"); !opened)
+        return unexpected(opened.error());
     accepting_ = true;
     accept_next();
     return {};

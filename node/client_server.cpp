@@ -72,6 +72,28 @@ Expected<tcp::endpoint, std::string> listen_endpoint(std::string_view host_port)
     return results.begin()->endpoint();
 }
 
+Expected<void, std::string> open_listener(tcp::acceptor& acceptor, const std::string& host_port,
+                                          std::string_view what) {
+    auto endpoint = listen_endpoint(host_port);
+    if (!endpoint) return unexpected(endpoint.error());
+    const auto fail = [&](std::string_view step, const boost::system::error_code& ec) {
+        boost::system::error_code ignored;
+        acceptor.close(ignored);
+        return unexpected("cannot " + std::string(step) + " on " + host_port + " (" +
+                          std::string(what) + "): " + ec.message());
+    };
+    boost::system::error_code ec;
+    acceptor.open(endpoint->protocol(), ec);
+    if (ec) return fail("open a socket", ec);
+    acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (ec) return fail("set SO_REUSEADDR", ec);
+    acceptor.bind(*endpoint, ec);
+    if (ec) return fail("bind", ec);
+    acceptor.listen(boost::asio::socket_base::max_listen_connections, ec);
+    if (ec) return fail("listen", ec);
+    return {};
+}
+
 ClientServer::ClientServer(boost::asio::io_context& io, ClientServerOptions options,
                            CommandHandler& handler, std::function<std::uint64_t()> now_ms)
     : options_(std::move(options)),
@@ -89,23 +111,8 @@ ClientServer::~ClientServer() {
 }
 
 Expected<void, std::string> ClientServer::start() {
-    auto endpoint = listen_endpoint(options_.listen);
-    if (!endpoint) return unexpected(endpoint.error());
-    const auto fail = [&](std::string_view step, const boost::system::error_code& ec) {
-        boost::system::error_code ignored;
-        acceptor_.close(ignored);
-        return unexpected("cannot " + std::string(step) + " on " + options_.listen +
-                          " (clients): " + ec.message());
-    };
-    boost::system::error_code ec;
-    acceptor_.open(endpoint->protocol(), ec);
-    if (ec) return fail("open a socket", ec);
-    acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-    if (ec) return fail("set SO_REUSEADDR", ec);
-    acceptor_.bind(*endpoint, ec);
-    if (ec) return fail("bind", ec);
-    acceptor_.listen(boost::asio::socket_base::max_listen_connections, ec);
-    if (ec) return fail("listen", ec);
+    if (auto opened = open_listener(acceptor_, options_.listen, "clients"); !opened)
+        return unexpected(opened.error());
     accepting_ = true;
     accept_next();
     schedule_idle_sweep();

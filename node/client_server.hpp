@@ -109,6 +109,11 @@ struct ClientServerStats {
 // "host:port" or "[v6]:port" to an endpoint; a host name is resolved (blocking: start-up only).
 Expected<boost::asio::ip::tcp::endpoint, std::string> listen_endpoint(std::string_view host_port);
 
+// Opens, binds and listens `acceptor` on `host_port`; on failure it is closed again and the
+// error names the step, the address and `what` listens there ("clients", "admin HTTP").
+Expected<void, std::string> open_listener(boost::asio::ip::tcp::acceptor& acceptor,
+                                          const std::string& host_port, std::string_view what);
+
 class ClientServer {
 public:
     using Stats = ClientServerStats;
