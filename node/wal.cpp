@@ -1,21 +1,14 @@
 #include "node/wal.hpp"
 
 #include <algorithm>
-#include <boost/crc.hpp>
 #include <charconv>
 #include <cstring>
+
+#include "node/crc32c.hpp"
 
 namespace meridian::node {
 
 namespace {
-
-using Crc32c = boost::crc_optimal<32, 0x1EDC6F41, 0xFFFFFFFF, 0xFFFFFFFF, true, true>;
-
-std::uint32_t crc32c(std::string_view data) {
-    Crc32c crc;
-    crc.process_bytes(data.data(), data.size());
-    return crc.checksum();
-}
 
 void put_u32(std::string& out, std::uint32_t v) {
     for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
