@@ -27,7 +27,8 @@ __attribute__((target("sse4.2"))) std::uint32_t crc32c_sse42(std::string_view da
         crc = __builtin_ia32_crc32di(crc, word);
     }
     auto crc32 = static_cast<std::uint32_t>(crc);
-    for (; left > 0; ++p, --left) crc32 = __builtin_ia32_crc32qi(crc32, static_cast<unsigned char>(*p));
+    for (; left > 0; ++p, --left)
+        crc32 = __builtin_ia32_crc32qi(crc32, static_cast<unsigned char>(*p));
     return ~crc32;
 }
 
@@ -41,7 +42,9 @@ std::uint32_t crc32c(std::string_view data) {
 
 #else
 
-std::uint32_t crc32c(std::string_view data) { return crc32c_portable(data); }
+std::uint32_t crc32c(std::string_view data) {
+    return crc32c_portable(data);
+}
 
 #endif
 

@@ -14,9 +14,12 @@ constexpr const char* clean_file = "clean_shutdown";
 
 std::string mode_name(FsyncMode mode) {
     switch (mode) {
-        case FsyncMode::always: return "always";
-        case FsyncMode::everysec: return "everysec";
-        case FsyncMode::no: return "no";
+        case FsyncMode::always:
+            return "always";
+        case FsyncMode::everysec:
+            return "everysec";
+        case FsyncMode::no:
+            return "no";
     }
     return "no";
 }
@@ -32,7 +35,9 @@ std::map<std::string, std::string> parse_lines(const std::string& text) {
     return fields;
 }
 
-bool exists(Env& env, const std::string& path) { return env.file_size(path).has_value(); }
+bool exists(Env& env, const std::string& path) {
+    return env.file_size(path).has_value();
+}
 
 }  // namespace
 
@@ -105,19 +110,24 @@ Expected<Incarnation, std::string> begin_incarnation(Env& env, const std::string
     } else if (exists(env, clean_path)) {
         result = {base, "the previous run shut down cleanly"};
     } else if ((*previous)["fsync"] == "always") {
-        result = {base, "the previous run stopped uncleanly under fsync = always: nothing unsynced left it"};
+        result = {
+            base,
+            "the previous run stopped uncleanly under fsync = always: nothing unsynced left it"};
     } else if (!boot_id.empty() && (*previous)["boot_id"] == boot_id) {
-        result = {base, "the previous process died but the machine did not restart: the OS kept its writes"};
+        result = {
+            base,
+            "the previous process died but the machine did not restart: the OS kept its writes"};
     } else {
         if (exhausted) return unexpected(exhausted_error);
         result = {static_cast<std::uint16_t>(base + 1),
                   "the machine restarted after an unclean shutdown under fsync = " +
-                      (*previous)["fsync"] + ": writes its peers hold may be lost here, so this region "
+                      (*previous)["fsync"] +
+                      ": writes its peers hold may be lost here, so this region "
                       "continues as a new epoch"};
     }
 
-    const std::string contents = "epoch=" + std::to_string(result.epoch) + "\nfsync=" + mode_name(fsync) +
-                                 "\nboot_id=" + boot_id + "\n";
+    const std::string contents = "epoch=" + std::to_string(result.epoch) +
+                                 "\nfsync=" + mode_name(fsync) + "\nboot_id=" + boot_id + "\n";
     if (auto r = write_file_atomically(env, path, contents); !r) return unexpected(r.error());
     if (exists(env, clean_path)) {
         if (auto r = env.remove_file(clean_path); !r) return unexpected(r.error());

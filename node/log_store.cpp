@@ -1,8 +1,9 @@
 #include "node/log_store.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/post.hpp>
 #include <chrono>
-#include <spdlog/spdlog.h>
 
 #include "crdt/serialization.hpp"
 #include "replication/log_record.hpp"
@@ -12,16 +13,21 @@ namespace meridian::node {
 using replication::LoggedRecord;
 using replication::LogRecord;
 
-std::string encode_segment_meta(const crdt::VersionVector& vv) { return crdt::encode(vv); }
+std::string encode_segment_meta(const crdt::VersionVector& vv) {
+    return crdt::encode(vv);
+}
 
 Expected<crdt::VersionVector, std::string> decode_segment_meta(std::string_view meta) {
     return crdt::decode<crdt::VersionVector>(meta);
 }
 
-Expected<std::unique_ptr<LogStore>, std::string> LogStore::open(Env& env, boost::asio::io_context& io,
-                                                                LogStoreOptions options, LogStart start) {
-    auto writer = WalWriter::open(env, options.wal_dir, start.next_lsn, encode_segment_meta(start.vv),
-                                  WalWriterOptions{options.segment_bytes});
+Expected<std::unique_ptr<LogStore>, std::string> LogStore::open(Env& env,
+                                                                boost::asio::io_context& io,
+                                                                LogStoreOptions options,
+                                                                LogStart start) {
+    auto writer =
+        WalWriter::open(env, options.wal_dir, start.next_lsn, encode_segment_meta(start.vv),
+                        WalWriterOptions{options.segment_bytes});
     if (!writer) return unexpected(writer.error());
     auto segments = list_segments(env, options.wal_dir);
     if (!segments) return unexpected(segments.error());
@@ -33,9 +39,16 @@ Expected<std::unique_ptr<LogStore>, std::string> LogStore::open(Env& env, boost:
 
 LogStore::LogStore(Env& env, boost::asio::io_context& io, LogStoreOptions options, LogStart start,
                    WalWriter writer)
-    : env_(env), io_(io), options_(std::move(options)), writer_(std::move(writer)),
-      vv_(std::move(start.vv)), next_append_(start.next_lsn), flushed_end_(start.next_lsn),
-      durable_end_(start.next_lsn), visible_end_(start.next_lsn), announced_end_(start.next_lsn),
+    : env_(env),
+      io_(io),
+      options_(std::move(options)),
+      writer_(std::move(writer)),
+      vv_(std::move(start.vv)),
+      next_append_(start.next_lsn),
+      flushed_end_(start.next_lsn),
+      durable_end_(start.next_lsn),
+      visible_end_(start.next_lsn),
+      announced_end_(start.next_lsn),
       catchup_floor_(start.catchup_floor) {
     for (auto& [lsn, vv] : start.checkpoints) checkpoints_.emplace(lsn, std::move(vv));
     add_checkpoint(next_append_);  // the fresh segment starts here
@@ -57,8 +70,11 @@ Expected<std::uint64_t, std::string> LogStore::append(std::shared_ptr<const LogR
         return unexpected(error_);
     }
     switch (record->kind) {
-        case LogRecord::Kind::deltas: vv_.advance(record->origin, record->hi); break;
-        case LogRecord::Kind::state: break;
+        case LogRecord::Kind::deltas:
+            vv_.advance(record->origin, record->hi);
+            break;
+        case LogRecord::Kind::state:
+            break;
         case LogRecord::Kind::vv_merge:
             // Records before a full-sync merge no longer let a peer catch up:
             // what the merge brought never existed here as records.
@@ -88,7 +104,8 @@ void LogStore::flush() {
     }
     if (writer_.should_roll()) {
         // roll() fsyncs the finished segment, so everything so far is durable.
-        if (auto rolled = writer_.roll(encode_segment_meta(vv_)); !rolled) return fail(rolled.error());
+        if (auto rolled = writer_.roll(encode_segment_meta(vv_)); !rolled)
+            return fail(rolled.error());
         durable_end_ = std::max(durable_end_, flushed_end_);
         add_checkpoint(next_append_);
     }
@@ -159,7 +176,8 @@ Expected<void, std::string> LogStore::sync_now() {
 
 void LogStore::advance_visible(std::uint64_t end) {
     while (visible_end_ < end) {
-        const std::uint64_t offset = visible_end_ - tail_.front().lsn;  // never trimmed before visible
+        const std::uint64_t offset =
+            visible_end_ - tail_.front().lsn;  // never trimmed before visible
         const LoggedRecord& entry = tail_[offset];
         ++visible_end_;
         if (on_visible) on_visible(entry);
@@ -190,7 +208,8 @@ void LogStore::fail(const std::string& error) {
 }
 
 void LogStore::trim_tail() {
-    while (tail_bytes_ > options_.tail_bytes && !tail_.empty() && tail_.front().lsn < visible_end_) {
+    while (tail_bytes_ > options_.tail_bytes && !tail_.empty() &&
+           tail_.front().lsn < visible_end_) {
         tail_bytes_ -= tail_.front().bytes;
         tail_.pop_front();
     }

@@ -1,7 +1,8 @@
 #include "node/node.hpp"
 
-#include <chrono>
 #include <spdlog/spdlog.h>
+
+#include <chrono>
 
 #include "node/commands.hpp"
 #include "node/incarnation.hpp"
@@ -48,7 +49,9 @@ Node::Node(NodeOptions options)
 
 Node::~Node() = default;
 
-std::uint64_t Node::now_ms() const { return steady_ms(); }
+std::uint64_t Node::now_ms() const {
+    return steady_ms();
+}
 
 Expected<void, std::string> Node::run() {
     if (auto started = start(); !started) return started;
@@ -75,8 +78,8 @@ Expected<void, std::string> Node::start() {
     last_snapshot_lsn_ = std::max<std::uint64_t>(recovered->snapshot_lsn, 1);
     last_snapshot_ms_ = now_ms();
 
-    auto incarnation = begin_incarnation(env, region_.data_dir, region_.id, config.fsync, recovered->log.vv,
-                                         recovered->wal_repaired);
+    auto incarnation = begin_incarnation(env, region_.data_dir, region_.id, config.fsync,
+                                         recovered->log.vv, recovered->wal_repaired);
     if (!incarnation) return unexpected(incarnation.error());
     self_ = crdt::ReplicaId{region_.id, incarnation->epoch};
     incarnation_reason_ = incarnation->reason;
@@ -89,15 +92,17 @@ Expected<void, std::string> Node::start() {
     auto log = LogStore::open(env, io_, log_options, std::move(recovered->log));
     if (!log) return unexpected(log.error());
     log_ = std::move(*log);
-    log_->on_visible = [this](const replication::LoggedRecord& entry) { core_->on_appended(entry, now_ms()); };
+    log_->on_visible = [this](const replication::LoggedRecord& entry) {
+        core_->on_appended(entry, now_ms());
+    };
     log_->on_acknowledged = [this](std::uint64_t end) { release_replies(end); };
     log_->on_failure = [this](const std::string& error) { fail_replies(error); };
 
     // The initial rights of a bounded counter with a negative floor belong to
     // the lowest region, in its first epoch (see crdt/bounded_counter.hpp).
     const crdt::ReplicaId floor_holder{config.directory.entries().front().id, 0};
-    db_ = std::make_unique<Database>(keyspace_, config.policies, *log_, self_, floor_holder, recovered->clock,
-                                     unix_ms, steady_ms);
+    db_ = std::make_unique<Database>(keyspace_, config.policies, *log_, self_, floor_holder,
+                                     recovered->clock, unix_ms, steady_ms);
 
     replication::CoreOptions core;
     core.self = self_;
@@ -119,8 +124,8 @@ Expected<void, std::string> Node::start() {
     transport.reconnect_min_ms = config.reconnect_min_ms;
     transport.reconnect_max_ms = config.reconnect_max_ms;
     if (config.tls.enabled())
-        transport.tls = replication::TransportOptions::Tls{config.tls.cert_file, config.tls.key_file,
-                                                           config.tls.ca_file};
+        transport.tls = replication::TransportOptions::Tls{config.tls.cert_file,
+                                                           config.tls.key_file, config.tls.ca_file};
     transport_ = std::make_unique<replication::PeerTransport>(
         io_, transport, *core_, [this](replication::Action& action) { on_core_action(action); },
         [this] { return now_ms(); });
@@ -134,7 +139,8 @@ Expected<void, std::string> Node::start() {
     client_options.max_clients = config.max_clients;
     client_options.client_timeout_ms = config.client_timeout_ms;
     client_options.requirepass = config.requirepass;
-    clients_ = std::make_unique<ClientServer>(io_, client_options, *this, [this] { return now_ms(); });
+    clients_ =
+        std::make_unique<ClientServer>(io_, client_options, *this, [this] { return now_ms(); });
     if (auto started = clients_->start(); !started)
         return unexpected("client_listen " + region_.client_listen + ": " + started.error());
 
@@ -152,13 +158,13 @@ Expected<void, std::string> Node::start() {
             dispatch(*this, client, args, std::move(slot));
         });
     for (const auto& [stamp, dot] : recovered->executed_requests) home_->remember(stamp, dot);
-    rights_ = std::make_unique<RightsBroker>(io_, config, *db_, *core_,
-                                             [this](std::uint64_t lsn, ReplySlot slot, std::string reply) {
-                                                 complete_when_durable(lsn, std::move(slot), std::move(reply));
-                                             });
+    rights_ = std::make_unique<RightsBroker>(
+        io_, config, *db_, *core_, [this](std::uint64_t lsn, ReplySlot slot, std::string reply) {
+            complete_when_durable(lsn, std::move(slot), std::move(reply));
+        });
 
-    snapshotter_ = std::make_unique<Snapshotter>(env, io_, join_path(region_.data_dir, "snapshot"), keyspace_,
-                                                 *log_, steady_ms);
+    snapshotter_ = std::make_unique<Snapshotter>(env, io_, join_path(region_.data_dir, "snapshot"),
+                                                 keyspace_, *log_, steady_ms);
 
     signals_.add(SIGINT);
     signals_.add(SIGTERM);
@@ -169,12 +175,16 @@ Expected<void, std::string> Node::start() {
     });
     maintenance();
 
-    spdlog::info("region {} (id {}, epoch {}: {}) serving clients on {}, peers on {}{}; {} keys, {} records "
-                 "replayed, fsync {}",
-                 region_.name, region_.id, self_.epoch, incarnation_reason_, region_.client_listen,
-                 region_.peer_listen, region_.admin_listen.empty() ? "" : ", admin on " + region_.admin_listen,
-                 keyspace_.visible_size(), records_replayed_,
-                 config.fsync == FsyncMode::always ? "always" : config.fsync == FsyncMode::everysec ? "everysec" : "no");
+    spdlog::info(
+        "region {} (id {}, epoch {}: {}) serving clients on {}, peers on {}{}; {} keys, {} records "
+        "replayed, fsync {}",
+        region_.name, region_.id, self_.epoch, incarnation_reason_, region_.client_listen,
+        region_.peer_listen,
+        region_.admin_listen.empty() ? "" : ", admin on " + region_.admin_listen,
+        keyspace_.visible_size(), records_replayed_,
+        config.fsync == FsyncMode::always     ? "always"
+        : config.fsync == FsyncMode::everysec ? "everysec"
+                                              : "no");
     return {};
 }
 
@@ -217,7 +227,8 @@ std::int64_t Node::regions_holding(std::uint64_t seq) const {
     return count;
 }
 
-void Node::wait_for_regions(std::uint64_t seq, std::int64_t regions, std::uint64_t timeout_ms, ReplySlot slot) {
+void Node::wait_for_regions(std::uint64_t seq, std::int64_t regions, std::uint64_t timeout_ms,
+                            ReplySlot slot) {
     const std::int64_t holding = regions_holding(seq);
     if (holding >= regions || stopping_) {
         std::string out;
@@ -258,11 +269,13 @@ void Node::check_waiters() {
     }
 }
 
-bool Node::runs_here(std::span<const std::string> keys, const std::vector<std::string>& args, ReplySlot& slot) {
+bool Node::runs_here(std::span<const std::string> keys, const std::vector<std::string>& args,
+                     ReplySlot& slot) {
     return home_->runs_here(keys, args, slot);
 }
 
-void Node::decrement_with_rights(const std::string& key, std::uint64_t amount, ReplySlot slot, ClientState& client) {
+void Node::decrement_with_rights(const std::string& key, std::uint64_t amount, ReplySlot slot,
+                                 ClientState& client) {
     rights_->decrement(key, amount, std::move(slot), client);
 }
 
@@ -271,7 +284,8 @@ void Node::decrement_with_rights(const std::string& key, std::uint64_t amount, R
 void Node::on_core_action(replication::Action& action) {
     using namespace replication;
     if (auto* apply = std::get_if<ApplyRecords>(&action)) {
-        for (LogRecord& record : apply->records) db_->apply(std::make_shared<const LogRecord>(std::move(record)));
+        for (LogRecord& record : apply->records)
+            db_->apply(std::make_shared<const LogRecord>(std::move(record)));
         // Forwarded writes and rights transfers waiting for these deltas; a
         // decrement retried now writes too, so the flush comes after them.
         home_->on_applied();
@@ -329,9 +343,10 @@ void Node::maintenance() {
     const ClusterConfig& config = options_.config;
     if (config.fsync == FsyncMode::everysec) log_->sync_in_background();
     const std::uint64_t appended = log_->appended_lsn();
-    const bool due = appended - last_snapshot_lsn_ >= config.snapshot_every_records ||
-                     (appended > last_snapshot_lsn_ &&
-                      now_ms() - last_snapshot_ms_ >= std::uint64_t{config.snapshot_every_seconds} * 1000);
+    const bool due =
+        appended - last_snapshot_lsn_ >= config.snapshot_every_records ||
+        (appended > last_snapshot_lsn_ &&
+         now_ms() - last_snapshot_ms_ >= std::uint64_t{config.snapshot_every_seconds} * 1000);
     if (due && !snapshotter_->running() && !stopping_) start_snapshot();
     keyspace_.rehash(65536);  // finish a resize even when no writes come
     maintenance_timer_.expires_after(std::chrono::seconds(1));
@@ -366,7 +381,8 @@ void Node::shutdown() {
     if (admin_) admin_->stop();
     maintenance_timer_.cancel();
     // Writes in flight are answered once synced; WAITs answer with what is known.
-    if (auto synced = log_->sync_now(); !synced) spdlog::error("final WAL sync failed: {}", synced.error());
+    if (auto synced = log_->sync_now(); !synced)
+        spdlog::error("final WAL sync failed: {}", synced.error());
     check_waiters();
     transport_->stop();
     // Give the answers a moment to reach their sockets, then close and finish.
@@ -385,7 +401,8 @@ void Node::shutdown() {
                 clean = false;
             }
         }
-        spdlog::info("region {} stopped{}", region_.name, clean ? " cleanly" : " (the next start recovers)");
+        spdlog::info("region {} stopped{}", region_.name,
+                     clean ? " cleanly" : " (the next start recovers)");
         io_.stop();
     });
 }

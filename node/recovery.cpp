@@ -32,10 +32,11 @@ Expected<Recovered, std::string> recover(Env& env, const std::string& data_dir, 
         // The register stamps in the snapshot count as seen.
         std::uint64_t cursor = 0;
         do {
-            cursor = out.keyspace.scan(cursor, 1024, [&](std::string_view, const crdt::Value& value) {
-                if (const auto* reg = value.as<crdt::Register>(); reg && reg->written())
-                    out.clock = crdt::Hlc::receive(out.clock, reg->stamp().time, physical_ms);
-            });
+            cursor =
+                out.keyspace.scan(cursor, 1024, [&](std::string_view, const crdt::Value& value) {
+                    if (const auto* reg = value.as<crdt::Register>(); reg && reg->written())
+                        out.clock = crdt::Hlc::receive(out.clock, reg->stamp().time, physical_ms);
+                });
         } while (cursor != 0);
     }
 
@@ -47,7 +48,8 @@ Expected<Recovered, std::string> recover(Env& env, const std::string& data_dir, 
         out.log.checkpoints.emplace_back(segment.first_lsn, std::move(*vv));
     }
     if (!segments->empty() && segments->front().first_lsn > from)
-        return unexpected(wal_dir + ": the WAL starts at lsn " + std::to_string(segments->front().first_lsn) +
+        return unexpected(wal_dir + ": the WAL starts at lsn " +
+                          std::to_string(segments->front().first_lsn) +
                           " but recovery needs it from lsn " + std::to_string(from) +
                           (out.snapshot_lsn ? " (the snapshot's)" : " (there is no snapshot)") +
                           ": records are missing");
@@ -69,16 +71,21 @@ Expected<Recovered, std::string> recover(Env& env, const std::string& data_dir, 
         [&](std::uint64_t lsn, std::string_view payload) {
             auto record = replication::decode_record(payload);
             if (!record) {
-                problem = wal_dir + ": record " + std::to_string(lsn) + " passed its CRC but does not decode (" +
-                          record.error() + ")";
+                problem = wal_dir + ": record " + std::to_string(lsn) +
+                          " passed its CRC but does not decode (" + record.error() + ")";
                 return false;
             }
-            out.deltas_refused += apply_deltas(out.keyspace, out.clock, record->deltas, physical_ms);
+            out.deltas_refused +=
+                apply_deltas(out.keyspace, out.clock, record->deltas, physical_ms);
             if (record->request)
-                out.executed_requests.emplace_back(*record->request, crdt::Dot{record->origin, record->hi});
+                out.executed_requests.emplace_back(*record->request,
+                                                   crdt::Dot{record->origin, record->hi});
             switch (record->kind) {
-                case LogRecord::Kind::deltas: vv.advance(record->origin, record->hi); break;
-                case LogRecord::Kind::state: break;
+                case LogRecord::Kind::deltas:
+                    vv.advance(record->origin, record->hi);
+                    break;
+                case LogRecord::Kind::state:
+                    break;
                 case LogRecord::Kind::vv_merge:
                     vv.merge(record->merged);
                     out.log.catchup_floor = lsn + 1;

@@ -19,7 +19,7 @@ namespace meridian::node {
 struct Recovered {
     Keyspace keyspace;
     LogStart log;
-    crdt::Hlc clock;                // past every register stamp recovered
+    crdt::Hlc clock;                 // past every register stamp recovered
     std::uint64_t snapshot_lsn = 0;  // 0 when no snapshot was loaded
     std::uint64_t records_replayed = 0;
     std::uint64_t deltas_refused = 0;  // type changed by a policy change

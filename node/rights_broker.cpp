@@ -18,13 +18,14 @@ std::string integer_reply(std::int64_t v) {
 
 }  // namespace
 
-std::vector<std::pair<crdt::ReplicaId, std::int64_t>> rights_by_replica(const crdt::BoundedCounter& counter,
-                                                                         const crdt::BoundedCounter::Floor& floor) {
+std::vector<std::pair<crdt::ReplicaId, std::int64_t>> rights_by_replica(
+    const crdt::BoundedCounter& counter, const crdt::BoundedCounter::Floor& floor) {
     std::set<crdt::ReplicaId> replicas{floor.holder};
     for (const auto& e : counter.entries()) replicas.insert(e.replica);
     for (const auto& t : counter.transfers()) replicas.insert(t.from), replicas.insert(t.to);
     std::vector<std::pair<crdt::ReplicaId, std::int64_t>> rights;
-    for (crdt::ReplicaId replica : replicas) rights.emplace_back(replica, counter.rights(replica, floor));
+    for (crdt::ReplicaId replica : replicas)
+        rights.emplace_back(replica, counter.rights(replica, floor));
     return rights;
 }
 
@@ -41,14 +42,22 @@ struct RightsBroker::Waiting {
     explicit Waiting(boost::asio::io_context& io) : deadline(io), look_again(io) {}
 };
 
-RightsBroker::RightsBroker(boost::asio::io_context& io, const ClusterConfig& config, Database& db,
-                           replication::ReplicationCore& core,
-                           std::function<void(std::uint64_t, ReplySlot, std::string)> reply_when_durable)
-    : io_(io), config_(config), db_(db), core_(core), reply_when_durable_(std::move(reply_when_durable)) {}
+RightsBroker::RightsBroker(
+    boost::asio::io_context& io, const ClusterConfig& config, Database& db,
+    replication::ReplicationCore& core,
+    std::function<void(std::uint64_t, ReplySlot, std::string)> reply_when_durable)
+    : io_(io),
+      config_(config),
+      db_(db),
+      core_(core),
+      reply_when_durable_(std::move(reply_when_durable)) {}
 
-RightsBroker::~RightsBroker() { alive_.reset(); }
+RightsBroker::~RightsBroker() {
+    alive_.reset();
+}
 
-void RightsBroker::decrement(const std::string& key, std::uint64_t amount, ReplySlot slot, ClientState&) {
+void RightsBroker::decrement(const std::string& key, std::uint64_t amount, ReplySlot slot,
+                             ClientState&) {
     ++stats_.decrements_waited;
     auto waiting = std::make_unique<Waiting>(io_);
     const std::uint64_t id = next_id_++;
@@ -59,7 +68,8 @@ void RightsBroker::decrement(const std::string& key, std::uint64_t amount, Reply
     waiting->deadline.expires_after(std::chrono::milliseconds(config_.rights_timeout_ms));
     waiting->deadline.async_wait([this, id, alive = std::weak_ptr<bool>(alive_)](auto error) {
         if (!error && alive.lock())
-            refuse(id, "no rights arrived within " + std::to_string(config_.rights_timeout_ms) + " ms");
+            refuse(id,
+                   "no rights arrived within " + std::to_string(config_.rights_timeout_ms) + " ms");
     });
     Waiting& w = *waiting;
     waiting_.emplace(id, std::move(waiting));
@@ -91,8 +101,7 @@ void RightsBroker::ask(Waiting& w) {
         const std::int64_t rights = bc.rights(status.replica, floor);
         if (rights > best_rights) best = peer, best_rights = rights;
     }
-    if (!any_reachable)
-        return refuse(w.id, "no region that could lend rights is reachable");
+    if (!any_reachable) return refuse(w.id, "no region that could lend rights is reachable");
     if (!best) {
         // The balance covers the decrement, so someone holds the rights; this region's view
         // of who may lag transfers between its peers. Look again shortly, until the deadline.
@@ -100,7 +109,8 @@ void RightsBroker::ask(Waiting& w) {
         w.look_again.expires_after(std::chrono::milliseconds(20));
         w.look_again.async_wait([this, id = w.id, alive = std::weak_ptr<bool>(alive_)](auto error) {
             if (error || !alive.lock()) return;
-            if (auto it = waiting_.find(id); it != waiting_.end() && !it->second->asking) ask(*it->second);
+            if (auto it = waiting_.find(id); it != waiting_.end() && !it->second->asking)
+                ask(*it->second);
         });
         return;
     }
@@ -113,14 +123,18 @@ void RightsBroker::ask(Waiting& w) {
     w.asking = true;
 }
 
-void RightsBroker::on_message(crdt::RegionId from, replication::FrameType type, std::string_view payload) {
+void RightsBroker::on_message(crdt::RegionId from, replication::FrameType type,
+                              std::string_view payload) {
     if (type == replication::FrameType::rights_request) {
         auto request = decode_rights_request(payload);
-        if (!request) return spdlog::warn("malformed RightsRequest from region {}: {}", from, request.error());
+        if (!request)
+            return spdlog::warn("malformed RightsRequest from region {}: {}", from,
+                                request.error());
         return grant(from, *request);
     }
     auto reply = decode_rights_reply(payload);
-    if (!reply) return spdlog::warn("malformed RightsReply from region {}: {}", from, reply.error());
+    if (!reply)
+        return spdlog::warn("malformed RightsReply from region {}: {}", from, reply.error());
     auto it = waiting_.find(reply->id);
     if (it == waiting_.end()) return;  // timed out meanwhile; the rights stay here for later
     Waiting& w = *it->second;
@@ -161,8 +175,9 @@ void RightsBroker::retry(std::uint64_t id) {
         w.asked.clear();  // someone spent meanwhile: ask again, anyone
         return ask(w);
     }
-    refuse(id, committed.error().kind == WriteError::Kind::log_failed ? committed.error().message
-                                                                        : "the decrement was refused");
+    refuse(id, committed.error().kind == WriteError::Kind::log_failed
+                   ? committed.error().message
+                   : "the decrement was refused");
 }
 
 void RightsBroker::refuse(std::uint64_t id, const std::string& why) {
@@ -171,8 +186,9 @@ void RightsBroker::refuse(std::uint64_t id, const std::string& why) {
     ++stats_.decrements_refused;
     const conflict::Policy& policy = db_.policy(it->second->key);
     std::string out;
-    resp::error(out, "ERR insufficient balance: '" + it->second->key.substr(0, 128) + "' cannot go below " +
-                         std::to_string(policy.min.value_or(0)) + " (" + why + ")");
+    resp::error(out, "ERR insufficient balance: '" + it->second->key.substr(0, 128) +
+                         "' cannot go below " + std::to_string(policy.min.value_or(0)) + " (" +
+                         why + ")");
     it->second->deadline.cancel();
     it->second->slot.complete(std::move(out));
     waiting_.erase(it);
@@ -181,12 +197,14 @@ void RightsBroker::refuse(std::uint64_t id, const std::string& why) {
 void RightsBroker::grant(crdt::RegionId from, const RightsRequest& request) {
     auto refuse_request = [&] {
         ++stats_.transfers_refused;
-        (void)core_.send_message(from, replication::FrameType::rights_reply, encode(RightsReply{request.id, 0, {}}));
+        (void)core_.send_message(from, replication::FrameType::rights_reply,
+                                 encode(RightsReply{request.id, 0, {}}));
     };
     const conflict::Policy& policy = db_.policy(request.key);
     const crdt::Value* value = db_.keyspace().find(request.key);
     const crdt::BoundedCounter* counter = value ? value->as<crdt::BoundedCounter>() : nullptr;
-    if (policy.type != crdt::ValueType::bounded_counter || !counter || request.requester.region != from)
+    if (policy.type != crdt::ValueType::bounded_counter || !counter ||
+        request.requester.region != from)
         return refuse_request();
     const crdt::BoundedCounter::Floor floor{policy.min.value_or(0), db_.floor_holder()};
     const std::int64_t mine = counter->rights(db_.self(), floor);
@@ -196,14 +214,17 @@ void RightsBroker::grant(crdt::RegionId from, const RightsRequest& request) {
     const std::uint64_t held = static_cast<std::uint64_t>(mine);
     const std::uint64_t amount = std::min(held, std::max<std::uint64_t>(request.amount, held / 2));
     Database::KeyWrite write{request.key, [&](crdt::Value& state, const conflict::Writer& writer) {
-                                 return conflict::transfer_rights(state, policy, writer, request.requester, amount);
+                                 return conflict::transfer_rights(state, policy, writer,
+                                                                  request.requester, amount);
                              }};
-    auto committed = db_.write(std::span(&write, 1), [](const Database::Committed&) { return std::string(); });
+    auto committed =
+        db_.write(std::span(&write, 1), [](const Database::Committed&) { return std::string(); });
     if (!committed) return refuse_request();
     ++stats_.transfers_granted;
     stats_.rights_granted += amount;
-    (void)core_.send_message(from, replication::FrameType::rights_reply,
-                             encode(RightsReply{request.id, amount, crdt::Dot{db_.self(), committed->seq}}));
+    (void)core_.send_message(
+        from, replication::FrameType::rights_reply,
+        encode(RightsReply{request.id, amount, crdt::Dot{db_.self(), committed->seq}}));
 }
 
 }  // namespace meridian::node

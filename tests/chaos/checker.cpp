@@ -9,21 +9,30 @@ namespace meridian::chaos {
 
 std::string_view name_of(OpKind kind) {
     switch (kind) {
-        case OpKind::add: return "incrby";
-        case OpKind::set_add: return "sadd";
-        case OpKind::set_remove: return "srem";
-        case OpKind::assign: return "set";
-        case OpKind::read_number: return "get";
-        case OpKind::read_set: return "smembers";
+        case OpKind::add:
+            return "incrby";
+        case OpKind::set_add:
+            return "sadd";
+        case OpKind::set_remove:
+            return "srem";
+        case OpKind::assign:
+            return "set";
+        case OpKind::read_number:
+            return "get";
+        case OpKind::read_set:
+            return "smembers";
     }
     return "?";
 }
 
 std::string_view name_of(Outcome outcome) {
     switch (outcome) {
-        case Outcome::ok: return "ok";
-        case Outcome::failed: return "failed";
-        case Outcome::unknown: return "unknown";
+        case Outcome::ok:
+            return "ok";
+        case Outcome::failed:
+            return "failed";
+        case Outcome::unknown:
+            return "unknown";
     }
     return "?";
 }
@@ -47,7 +56,8 @@ public:
 
     void add(std::string text) {
         ++result_.violation_count;
-        if (result_.violations.size() < options_.max_reported) result_.violations.push_back(std::move(text));
+        if (result_.violations.size() < options_.max_reported)
+            result_.violations.push_back(std::move(text));
     }
     CheckResult take() { return std::move(result_); }
     CheckResult& result() { return result_; }
@@ -61,18 +71,21 @@ struct KeyOps {
     std::vector<const Op*> ops;
 };
 
-void check_number(const std::string& key, const KeyPolicy& policy, const std::vector<const Op*>& ops,
-                  const FinalState& final_state, Report& report) {
+void check_number(const std::string& key, const KeyPolicy& policy,
+                  const std::vector<const Op*>& ops, const FinalState& final_state,
+                  Report& report) {
     // Sums in 128 bits: a long run of large increments must not wrap the bound itself.
     __extension__ using Wide = __int128;
     Wide acked = 0, unknown_up = 0, unknown_down = 0;
     for (const Op* op : ops) {
         if (op->kind == OpKind::add) {
             if (op->outcome == Outcome::ok) acked += op->amount;
-            if (op->outcome == Outcome::unknown) (op->amount > 0 ? unknown_up : unknown_down) += op->amount;
+            if (op->outcome == Outcome::unknown)
+                (op->amount > 0 ? unknown_up : unknown_down) += op->amount;
         }
         // A read, or the value a write answered with.
-        if (policy.type == KeyPolicy::Type::bounded_counter && op->number && *op->number < policy.min) {
+        if (policy.type == KeyPolicy::Type::bounded_counter && op->number &&
+            *op->number < policy.min) {
             report.add(key + ": read " + std::to_string(*op->number) + " below the floor " +
                        std::to_string(policy.min) + ": " + describe(*op));
         }
@@ -82,52 +95,60 @@ void check_number(const std::string& key, const KeyPolicy& policy, const std::ve
     const Wide low = acked + unknown_down, high = acked + unknown_up;
     if (value < low || value > high) {
         std::ostringstream out;
-        out << key << ": final value " << value << " outside [" << static_cast<long long>(low) << ", "
-            << static_cast<long long>(high) << "] (acknowledged sum " << static_cast<long long>(acked)
-            << ", unknown increments " << static_cast<long long>(unknown_up) << ", unknown decrements "
+        out << key << ": final value " << value << " outside [" << static_cast<long long>(low)
+            << ", " << static_cast<long long>(high) << "] (acknowledged sum "
+            << static_cast<long long>(acked) << ", unknown increments "
+            << static_cast<long long>(unknown_up) << ", unknown decrements "
             << static_cast<long long>(unknown_down) << ")"
-            << (value < low ? ": acknowledged changes were lost" : ": changes nobody made appeared");
+            << (value < low ? ": acknowledged changes were lost"
+                            : ": changes nobody made appeared");
         report.add(out.str());
     }
     if (policy.type == KeyPolicy::Type::bounded_counter && value < policy.min)
-        report.add(key + ": final value " + std::to_string(value) + " below the floor " + std::to_string(policy.min));
+        report.add(key + ": final value " + std::to_string(value) + " below the floor " +
+                   std::to_string(policy.min));
 }
 
-void check_set(const std::string& key, const std::vector<const Op*>& ops, const FinalState& final_state,
-               Report& report) {
+void check_set(const std::string& key, const std::vector<const Op*>& ops,
+               const FinalState& final_state, Report& report) {
     std::map<std::string, std::vector<const Op*>> adds, removes;
     for (const Op* op : ops) {
         if (op->kind == OpKind::set_add) adds[op->element].push_back(op);
         if (op->kind == OpKind::set_remove) removes[op->element].push_back(op);
     }
     auto only_failed = [](const std::vector<const Op*>& tries) {
-        return std::all_of(tries.begin(), tries.end(), [](const Op* op) { return op->outcome == Outcome::failed; });
+        return std::all_of(tries.begin(), tries.end(),
+                           [](const Op* op) { return op->outcome == Outcome::failed; });
     };
     auto check_member = [&](const std::string& element, const std::string& where) {
         auto tried = adds.find(element);
         if (tried == adds.end()) {
             report.add(key + ": " + where + " holds \"" + element + "\", which no SADD wrote");
         } else if (only_failed(tried->second)) {
-            report.add(key + ": " + where + " holds \"" + element + "\", whose SADD failed: " +
-                       describe(*tried->second.front()));
+            report.add(key + ": " + where + " holds \"" + element +
+                       "\", whose SADD failed: " + describe(*tried->second.front()));
         }
     };
 
     for (const Op* op : ops)
         if (op->kind == OpKind::read_set)
-            for (const std::string& member : op->members) check_member(member, "a read (" + describe(*op) + ")");
+            for (const std::string& member : op->members)
+                check_member(member, "a read (" + describe(*op) + ")");
 
     static const std::vector<std::string> none;
     const auto found = final_state.sets.find(key);
-    const std::vector<std::string>& members = found == final_state.sets.end() ? none : found->second;
+    const std::vector<std::string>& members =
+        found == final_state.sets.end() ? none : found->second;
     const std::set<std::string> present(members.begin(), members.end());
     for (const std::string& member : present) {
         check_member(member, "the final set");
         if (auto removed = removes.find(member); removed != removes.end()) {
             for (const Op* op : removed->second) {
                 if (op->outcome == Outcome::ok) {
-                    report.add(key + ": \"" + member + "\" is present although an acknowledged remove observed "
-                               "its only add: " + describe(*op));
+                    report.add(key + ": \"" + member +
+                               "\" is present although an acknowledged remove observed "
+                               "its only add: " +
+                               describe(*op));
                     break;
                 }
             }
@@ -135,28 +156,33 @@ void check_set(const std::string& key, const std::vector<const Op*>& ops, const 
     }
     for (const auto& [element, tries] : adds) {
         for (const Op* op : tries) {
-            if (op->outcome != Outcome::ok || present.contains(element) || removes.contains(element)) continue;
-            report.add(key + ": acknowledged add of \"" + element + "\" is lost (no SREM of it was issued): " +
-                       describe(*op));
+            if (op->outcome != Outcome::ok || present.contains(element) ||
+                removes.contains(element))
+                continue;
+            report.add(key + ": acknowledged add of \"" + element +
+                       "\" is lost (no SREM of it was issued): " + describe(*op));
         }
     }
 }
 
-void check_register(const std::string& key, const std::vector<const Op*>& ops, const FinalState& final_state,
-                    const CheckOptions& options, Report& report) {
+void check_register(const std::string& key, const std::vector<const Op*>& ops,
+                    const FinalState& final_state, const CheckOptions& options, Report& report) {
     std::map<std::string, const Op*> writes;
     const Op* last_acked_start = nullptr;  // the acknowledged SET invoked last
     for (const Op* op : ops) {
         if (op->kind != OpKind::assign) continue;
         writes.emplace(op->element, op);
-        if (op->outcome == Outcome::ok && (!last_acked_start || op->invoked_ms > last_acked_start->invoked_ms))
+        if (op->outcome == Outcome::ok &&
+            (!last_acked_start || op->invoked_ms > last_acked_start->invoked_ms))
             last_acked_start = op;
     }
     const auto found = final_state.registers.find(key);
-    const std::optional<std::string> value = found == final_state.registers.end() ? std::nullopt : found->second;
+    const std::optional<std::string> value =
+        found == final_state.registers.end() ? std::nullopt : found->second;
     if (!value) {
         if (last_acked_start)
-            report.add(key + ": reads nil although SETs were acknowledged, e.g. " + describe(*last_acked_start));
+            report.add(key + ": reads nil although SETs were acknowledged, e.g. " +
+                       describe(*last_acked_start));
         return;
     }
     auto writer = writes.find(*value);
@@ -171,15 +197,18 @@ void check_register(const std::string& key, const std::vector<const Op*>& ops, c
     }
     if (w.outcome == Outcome::ok && last_acked_start &&
         last_acked_start->invoked_ms > w.completed_ms + options.real_time_slack_ms) {
-        report.add(key + ": the final value comes from " + describe(w) + ", but " + describe(*last_acked_start) +
-                   " started after it was acknowledged and was acknowledged too: a stale write won");
+        report.add(
+            key + ": the final value comes from " + describe(w) + ", but " +
+            describe(*last_acked_start) +
+            " started after it was acknowledged and was acknowledged too: a stale write won");
     }
 }
 
 }  // namespace
 
 CheckResult check(const std::vector<const History*>& histories, const FinalState& final_state,
-                  const std::function<KeyPolicy(const std::string&)>& policy_of, const CheckOptions& options) {
+                  const std::function<KeyPolicy(const std::string&)>& policy_of,
+                  const CheckOptions& options) {
     Report report(options);
     std::map<std::string, KeyOps> by_key;
     for (const History* history : histories)
@@ -193,14 +222,21 @@ CheckResult check(const std::vector<const History*>& histories, const FinalState
         const KeyPolicy policy = policy_of(key);
         switch (policy.type) {
             case KeyPolicy::Type::counter:
-            case KeyPolicy::Type::bounded_counter: check_number(key, policy, entry.ops, final_state, report); break;
-            case KeyPolicy::Type::set: check_set(key, entry.ops, final_state, report); break;
-            case KeyPolicy::Type::lww: check_register(key, entry.ops, final_state, options, report); break;
+            case KeyPolicy::Type::bounded_counter:
+                check_number(key, policy, entry.ops, final_state, report);
+                break;
+            case KeyPolicy::Type::set:
+                check_set(key, entry.ops, final_state, report);
+                break;
+            case KeyPolicy::Type::lww:
+                check_register(key, entry.ops, final_state, options, report);
+                break;
         }
         ++report.result().keys_checked;
     }
     for (const std::string& key : final_state.keys) {
-        if (!by_key.contains(key)) report.add("key \"" + key + "\" exists, but the workload never wrote it");
+        if (!by_key.contains(key))
+            report.add("key \"" + key + "\" exists, but the workload never wrote it");
     }
     return report.take();
 }

@@ -1,15 +1,16 @@
 // The chaos checker against hand-made histories: each violation it exists to find is found, and
 // final states a correct cluster could produce pass.
-#include <catch2/catch.hpp>
+#include "chaos/checker.hpp"
+
 #include <rapidcheck/catch.h>
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <map>
 #include <set>
 #include <string>
 #include <vector>
 
-#include "chaos/checker.hpp"
 #include "chaos/workload.hpp"
 
 namespace {
@@ -25,7 +26,8 @@ using meridian::chaos::WorkloadKeys;
 
 std::uint64_t clock_ms = 1000;
 
-Op op(OpKind kind, std::string key, Outcome outcome, std::int64_t amount = 0, std::string element = {}) {
+Op op(OpKind kind, std::string key, Outcome outcome, std::int64_t amount = 0,
+      std::string element = {}) {
     Op o;
     o.kind = kind;
     o.key = std::move(key);
@@ -59,7 +61,8 @@ bool mentions(const CheckResult& r, const std::string& text) {
 }  // namespace
 
 TEST_CASE("a counter holding every acknowledged change passes") {
-    History h = {op(OpKind::add, "cnt:0", Outcome::ok, 5), op(OpKind::add, "cnt:0", Outcome::ok, -2),
+    History h = {op(OpKind::add, "cnt:0", Outcome::ok, 5),
+                 op(OpKind::add, "cnt:0", Outcome::ok, -2),
                  op(OpKind::add, "cnt:0", Outcome::failed, 100)};
     FinalState f;
     f.numbers["cnt:0"] = 3;
@@ -70,7 +73,8 @@ TEST_CASE("a counter holding every acknowledged change passes") {
 }
 
 TEST_CASE("a counter missing an acknowledged increment is a violation") {
-    History h = {op(OpKind::add, "cnt:0", Outcome::ok, 5), op(OpKind::add, "cnt:0", Outcome::ok, 4)};
+    History h = {op(OpKind::add, "cnt:0", Outcome::ok, 5),
+                 op(OpKind::add, "cnt:0", Outcome::ok, 4)};
     FinalState f;
     f.numbers["cnt:0"] = 5;
     const CheckResult r = run(h, f);
@@ -80,7 +84,8 @@ TEST_CASE("a counter missing an acknowledged increment is a violation") {
 }
 
 TEST_CASE("unknown changes widen a counter's bounds only in their own direction") {
-    History h = {op(OpKind::add, "cnt:1", Outcome::ok, 10), op(OpKind::add, "cnt:1", Outcome::unknown, 3),
+    History h = {op(OpKind::add, "cnt:1", Outcome::ok, 10),
+                 op(OpKind::add, "cnt:1", Outcome::unknown, 3),
                  op(OpKind::add, "cnt:1", Outcome::unknown, -4)};
     FinalState f;
     for (std::int64_t value : {6, 9, 10, 13}) {
@@ -98,7 +103,8 @@ TEST_CASE("unknown changes widen a counter's bounds only in their own direction"
 TEST_CASE("a bounded counter read below its floor is a violation") {
     Op read = op(OpKind::read_number, "bc:0", Outcome::ok);
     read.number = -1;
-    History h = {op(OpKind::add, "bc:0", Outcome::ok, 3), op(OpKind::add, "bc:0", Outcome::unknown, -4), read};
+    History h = {op(OpKind::add, "bc:0", Outcome::ok, 3),
+                 op(OpKind::add, "bc:0", Outcome::unknown, -4), read};
     FinalState f;
     f.numbers["bc:0"] = 3;
     const CheckResult r = run(h, f);
@@ -108,7 +114,8 @@ TEST_CASE("a bounded counter read below its floor is a violation") {
 }
 
 TEST_CASE("an acknowledged add that vanished without a remove is a violation") {
-    History h = {op(OpKind::set_add, "set:0", Outcome::ok, 0, "a"), op(OpKind::set_add, "set:0", Outcome::ok, 0, "b"),
+    History h = {op(OpKind::set_add, "set:0", Outcome::ok, 0, "a"),
+                 op(OpKind::set_add, "set:0", Outcome::ok, 0, "b"),
                  op(OpKind::set_add, "set:0", Outcome::ok, 0, "c"),
                  op(OpKind::set_remove, "set:0", Outcome::unknown, 0, "c")};
     FinalState f;
@@ -146,7 +153,8 @@ TEST_CASE("set members no SADD wrote, or only a failed one, are violations") {
 }
 
 TEST_CASE("a register must hold a value some SET wrote, and not lose acknowledged ones") {
-    History h = {op(OpKind::assign, "reg:0", Outcome::ok, 0, "v1"), op(OpKind::assign, "reg:0", Outcome::failed, 0, "v2")};
+    History h = {op(OpKind::assign, "reg:0", Outcome::ok, 0, "v1"),
+                 op(OpKind::assign, "reg:0", Outcome::failed, 0, "v2")};
     FinalState f;
     f.registers["reg:0"] = std::nullopt;
     CHECK(mentions(run(h, f), "reads nil"));
@@ -159,7 +167,8 @@ TEST_CASE("a register must hold a value some SET wrote, and not lose acknowledge
 }
 
 TEST_CASE("a register write that lost to one acknowledged before it started is a violation") {
-    History h = {op(OpKind::assign, "reg:1", Outcome::ok, 0, "old"), op(OpKind::assign, "reg:1", Outcome::ok, 0, "new")};
+    History h = {op(OpKind::assign, "reg:1", Outcome::ok, 0, "old"),
+                 op(OpKind::assign, "reg:1", Outcome::ok, 0, "new")};
     FinalState f;
     f.registers["reg:1"] = "old";
     CHECK(mentions(run(h, f), "a stale write won"));
@@ -179,7 +188,8 @@ TEST_CASE("a key the workload never wrote is a violation") {
     CHECK(mentions(r, "never wrote"));
 }
 
-TEST_CASE("final states a correct cluster could reach pass, and losing an acknowledged write fails") {
+TEST_CASE(
+    "final states a correct cluster could reach pass, and losing an acknowledged write fails") {
     rc::prop("acknowledged effects plus any subset of unknown ones pass the checker", [] {
         // A random history over a few keys; the model applies every ok effect and a random
         // choice of unknown ones, as a correct cluster may.
@@ -192,7 +202,8 @@ TEST_CASE("final states a correct cluster could reach pass, and losing an acknow
         for (int i = 0; i < count; ++i) {
             const auto kind = *rc::gen::inRange(0, 3);
             const auto outcome = static_cast<Outcome>(*rc::gen::inRange(0, 3));
-            const bool happened = outcome == Outcome::ok || (outcome == Outcome::unknown && *rc::gen::arbitrary<bool>());
+            const bool happened = outcome == Outcome::ok ||
+                                  (outcome == Outcome::unknown && *rc::gen::arbitrary<bool>());
             if (kind == 0) {
                 const std::string key = "cnt:" + std::to_string(*rc::gen::inRange(0, 2));
                 const auto amount = *rc::gen::inRange<std::int64_t>(-20, 21);
@@ -224,7 +235,8 @@ TEST_CASE("final states a correct cluster could reach pass, and losing an acknow
                 std::int64_t floor = 0;
                 for (const Op& p : h)
                     if (p.key == o.key && p.kind == OpKind::add && p.outcome != Outcome::failed)
-                        floor += p.outcome == Outcome::ok ? p.amount : std::min<std::int64_t>(p.amount, 0);
+                        floor += p.outcome == Outcome::ok ? p.amount
+                                                          : std::min<std::int64_t>(p.amount, 0);
                 broken.numbers[o.key] = floor - 1;
                 RC_ASSERT(run(h, broken).violation_count >= 1u);
                 break;

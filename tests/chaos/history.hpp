@@ -31,11 +31,11 @@ struct Op {
     std::int64_t amount = 0;  // add
     std::string element;      // set_add, set_remove: the element; assign: the value
     Outcome outcome = Outcome::unknown;
-    std::string region;             // where it ran
-    std::string client;             // which client ("us-east/1", "nemesis")
-    std::uint64_t invoked_ms = 0;   // wall clock (the nodes' HLC clock) before sending
-    std::uint64_t completed_ms = 0; // after the answer, or when it was given up
-    std::string error;              // the error reply or I/O error, if any
+    std::string region;                  // where it ran
+    std::string client;                  // which client ("us-east/1", "nemesis")
+    std::uint64_t invoked_ms = 0;        // wall clock (the nodes' HLC clock) before sending
+    std::uint64_t completed_ms = 0;      // after the answer, or when it was given up
+    std::string error;                   // the error reply or I/O error, if any
     std::optional<std::int64_t> number;  // read_number: the value read (nil reads as 0)
     std::vector<std::string> members;    // read_set
 };
@@ -47,10 +47,10 @@ std::string_view name_of(Outcome outcome);
 
 // What a region reads at the end, once every region reads the same.
 struct FinalState {
-    std::map<std::string, std::int64_t> numbers;                // counters (absent key: 0)
-    std::map<std::string, std::vector<std::string>> sets;       // members, sorted
+    std::map<std::string, std::int64_t> numbers;                  // counters (absent key: 0)
+    std::map<std::string, std::vector<std::string>> sets;         // members, sorted
     std::map<std::string, std::optional<std::string>> registers;  // nil: std::nullopt
-    std::vector<std::string> keys;                              // KEYS *, sorted
+    std::vector<std::string> keys;                                // KEYS *, sorted
 };
 
 // How the workload's keys are typed (matching the cluster file the runner writes).

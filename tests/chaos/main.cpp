@@ -8,7 +8,8 @@
 // Prints a timeline of faults and a summary (seed, operations by outcome, faults, violations);
 // exits 0 when there is no violation, 1 otherwise, 2 for a bad command line. The seed fixes the
 // workload's and the faults' choices; thread and network timing still vary between runs.
-// Nodes come from $MERIDIAN_NODE_BIN or this build's bin folder (see tests/integration/harness.hpp).
+// Nodes come from $MERIDIAN_NODE_BIN or this build's bin folder (see
+// tests/integration/harness.hpp).
 #define CATCH_CONFIG_RUNNER
 #include <CLI/CLI.hpp>
 #include <catch2/catch.hpp>
@@ -33,19 +34,27 @@ TEST_CASE("a chaos run loses no acknowledged write and converges") {
 }
 
 int main(int argc, char** argv) {
-    CLI::App app{"meridian-chaos: faults against a three-region Meridian cluster, checked against a model"};
-    options.seed = static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count()) % 1000000;
-    app.add_option("--seed", options.seed, "seed for the workload and the faults (default: from the clock)");
-    app.add_option("--duration", options.duration_s, "seconds of load and faults (then heal and check)")
+    CLI::App app{
+        "meridian-chaos: faults against a three-region Meridian cluster, checked against a model"};
+    options.seed =
+        static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count()) %
+        1000000;
+    app.add_option("--seed", options.seed,
+                   "seed for the workload and the faults (default: from the clock)");
+    app.add_option("--duration", options.duration_s,
+                   "seconds of load and faults (then heal and check)")
         ->check(CLI::Range(1.0, 86400.0));
     app.add_option("--fsync", options.fsync, "the cluster's fsync mode")
         ->check(CLI::IsMember({"always", "everysec", "no"}));
-    app.add_option("--clients", options.clients_per_region, "clients per region")->check(CLI::Range(1, 32));
+    app.add_option("--clients", options.clients_per_region, "clients per region")
+        ->check(CLI::Range(1, 32));
     app.add_option("--rate", options.ops_per_second, "operations per second per client, at most")
         ->check(CLI::Range(1.0, 100000.0));
-    app.add_option("--home", options.home, "home-routed keys: on, off, or auto (on if the node forwards)")
+    app.add_option("--home", options.home,
+                   "home-routed keys: on, off, or auto (on if the node forwards)")
         ->check(CLI::IsMember({"on", "off", "auto"}));
-    app.add_option("--converge-timeout", options.converge_timeout_s, "seconds to wait for convergence")
+    app.add_option("--converge-timeout", options.converge_timeout_s,
+                   "seconds to wait for convergence")
         ->check(CLI::Range(1, 3600));
     bool quiet = false;
     app.add_flag("--quiet", quiet, "no fault timeline, only the summary");

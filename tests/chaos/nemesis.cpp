@@ -16,7 +16,8 @@ Nemesis::Nemesis(test::Cluster& cluster, const WorkloadKeys& keys, NemesisOption
       regions_(cluster.region_names()),
       started_(Clock::now()) {
     for (std::size_t i = 0; i < regions_.size(); ++i)
-        for (std::size_t j = i + 1; j < regions_.size(); ++j) links_.emplace_back(regions_[i], regions_[j]);
+        for (std::size_t j = i + 1; j < regions_.size(); ++j)
+            links_.emplace_back(regions_[i], regions_[j]);
 }
 
 void Nemesis::log(const std::string& line) const {
@@ -26,9 +27,13 @@ void Nemesis::log(const std::string& line) const {
     std::fflush(stdout);
 }
 
-int Nemesis::between(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
+int Nemesis::between(int lo, int hi) {
+    return std::uniform_int_distribution<int>(lo, hi)(rng_);
+}
 
-void Nemesis::sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+void Nemesis::sleep_ms(int ms) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
 
 const std::string& Nemesis::any_region() {
     return regions_[std::uniform_int_distribution<std::size_t>(0, regions_.size() - 1)(rng_)];
@@ -48,12 +53,14 @@ std::vector<Nemesis::Link> Nemesis::links_of(const std::string& region) const {
 bool Nemesis::proxy(const Link& link, const std::string& command) {
     const std::string answer = cluster_.proxy(link.first, link.second, command);
     if (answer.rfind("OK", 0) == 0) return true;
-    violations_.push_back("the fault proxy " + link.first + "<->" + link.second + " answered \"" + answer +
-                          "\" to \"" + command + "\"");
+    violations_.push_back("the fault proxy " + link.first + "<->" + link.second + " answered \"" +
+                          answer + "\" to \"" + command + "\"");
     return false;
 }
 
-void Nemesis::block(const Link& link, const std::string& mode) { proxy(link, "blackhole " + mode); }
+void Nemesis::block(const Link& link, const std::string& mode) {
+    proxy(link, "blackhole " + mode);
+}
 
 void Nemesis::restart(const std::string& region) {
     for (int attempt = 1; attempt <= 2; ++attempt) {
@@ -63,8 +70,8 @@ void Nemesis::restart(const std::string& region) {
             log("  " + region + " restarted");
             return;
         }
-        violations_.push_back("region " + region + " did not restart (attempt " + std::to_string(attempt) +
-                              "): " + started.error());
+        violations_.push_back("region " + region + " did not restart (attempt " +
+                              std::to_string(attempt) + "): " + started.error());
         log("  " + region + " did not restart: see the violations");
         sleep_ms(1000);
     }
@@ -73,7 +80,8 @@ void Nemesis::restart(const std::string& region) {
 void Nemesis::check_alive() {
     for (const std::string& region : regions_) {
         if (down_.contains(region) || cluster_.running(region)) continue;
-        violations_.push_back("region " + region + " exited although nobody killed it; log tail:\n" +
+        violations_.push_back("region " + region +
+                              " exited although nobody killed it; log tail:\n" +
                               cluster_.log_tail(region, 3000));
         log(region + " exited on its own; restarting it");
         restart(region);
@@ -133,9 +141,10 @@ void Nemesis::heal() {
 
 void Nemesis::delay() {
     const int ms = between(20, 150), jitter = between(0, ms), hold = between(1500, 5000);
-    log("delay " + std::to_string(ms) + " ms + jitter " + std::to_string(jitter) + " ms on every link for " +
-        std::to_string(hold) + " ms");
-    for (const Link& link : links_) proxy(link, "delay " + std::to_string(ms) + " " + std::to_string(jitter));
+    log("delay " + std::to_string(ms) + " ms + jitter " + std::to_string(jitter) +
+        " ms on every link for " + std::to_string(hold) + " ms");
+    for (const Link& link : links_)
+        proxy(link, "delay " + std::to_string(ms) + " " + std::to_string(jitter));
     sleep_ms(hold);
     for (const Link& link : links_) proxy(link, "delay 0");
 }
@@ -154,7 +163,8 @@ void Nemesis::one_way() {
     const bool forward = between(0, 1) == 0;
     const int hold = between(1000, 6000);
     // The lower region dials, so "forward" is what the lower one sends.
-    log("one-way partition: " + (forward ? link.first + " -> " + link.second : link.second + " -> " + link.first) +
+    log("one-way partition: " +
+        (forward ? link.first + " -> " + link.second : link.second + " -> " + link.first) +
         " dropped for " + std::to_string(hold) + " ms");
     block(link, forward ? "forward" : "backward");
     sleep_ms(hold);
@@ -183,7 +193,8 @@ void Nemesis::reset() {
 void Nemesis::refuse() {
     const Link link = any_link();
     const int hold = between(500, 3000);
-    log("reset and refuse " + link.first + " <-> " + link.second + " for " + std::to_string(hold) + " ms");
+    log("reset and refuse " + link.first + " <-> " + link.second + " for " + std::to_string(hold) +
+        " ms");
     proxy(link, "refuse on");
     proxy(link, "reset");
     sleep_ms(hold);
@@ -246,7 +257,8 @@ void Nemesis::kill_after_ack() {
         std::optional<Outcome> outcome;
         switch (between(0, 2)) {
             case 0: {
-                const auto& key = keys_.counters[between(0, static_cast<int>(keys_.counters.size()) - 1)];
+                const auto& key =
+                    keys_.counters[between(0, static_cast<int>(keys_.counters.size()) - 1)];
                 outcome = writer.add(key, between(1, 9));
                 break;
             }
@@ -256,7 +268,8 @@ void Nemesis::kill_after_ack() {
                 break;
             }
             default: {
-                const auto& key = keys_.registers[between(0, static_cast<int>(keys_.registers.size()) - 1)];
+                const auto& key =
+                    keys_.registers[between(0, static_cast<int>(keys_.registers.size()) - 1)];
                 outcome = writer.assign(key, name);
                 break;
             }

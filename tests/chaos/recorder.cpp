@@ -16,11 +16,13 @@ Outcome classify(const test::Reply& reply) {
     if (reply.is_io_error()) return Outcome::unknown;
     if (!reply.is_error()) return Outcome::ok;
     std::string text = reply.error_message();
-    std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(text.begin(), text.end(), text.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
     // -TIMEOUT: a forwarded write the home did not answer in time may still be applied there.
     const bool open = text.starts_with("timeout") || text.starts_with("misconf") ||
                       text.find("internal error") != std::string::npos ||
-                      text.find("unknown") != std::string::npos || text.find("outcome") != std::string::npos;
+                      text.find("unknown") != std::string::npos ||
+                      text.find("outcome") != std::string::npos;
     return open ? Outcome::unknown : Outcome::failed;
 }
 
@@ -40,7 +42,10 @@ std::optional<std::int64_t> parse_number(const test::Reply& reply) {
 }  // namespace
 
 Recorder::Recorder(std::string client, std::string region, std::uint16_t port, int timeout_ms)
-    : client_(std::move(client)), region_(std::move(region)), port_(port), timeout_ms_(timeout_ms) {}
+    : client_(std::move(client)),
+      region_(std::move(region)),
+      port_(port),
+      timeout_ms_(timeout_ms) {}
 
 bool Recorder::ensure_connected() {
     if (connection_ && connection_->connected()) return true;

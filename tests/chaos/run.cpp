@@ -9,8 +9,8 @@
 #include <iomanip>
 #include <iterator>
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -50,7 +50,9 @@ std::string cluster_toml(const RunOptions& o) {
            WorkloadKeys::policy_toml();
 }
 
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double seconds_since(Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 // ---- reading a region's state ----------------------------------------------------------------
 
@@ -69,8 +71,8 @@ std::string sorted_words(const std::string& text) {
     return out;
 }
 
-RegionRead read_region(test::Cluster& cluster, const std::string& region, const std::vector<std::string>& numbers,
-                       const WorkloadKeys& keys) {
+RegionRead read_region(test::Cluster& cluster, const std::string& region,
+                       const std::vector<std::string>& numbers, const WorkloadKeys& keys) {
     RegionRead read;
     if (!cluster.running(region)) {
         read.error = "not running";
@@ -132,7 +134,9 @@ RegionRead read_region(test::Cluster& cluster, const std::string& region, const 
     return read;
 }
 
-std::string show(const std::optional<std::string>& v) { return v ? "\"" + *v + "\"" : "nil"; }
+std::string show(const std::optional<std::string>& v) {
+    return v ? "\"" + *v + "\"" : "nil";
+}
 
 std::string show(const std::vector<std::string>& members) {
     std::string out = "{";
@@ -142,11 +146,13 @@ std::string show(const std::vector<std::string>& members) {
 }
 
 // Where two regions' reads differ, a line per key (at most `limit`); empty when they agree.
-std::vector<std::string> differences(const std::string& a_name, const RegionRead& a, const std::string& b_name,
-                                     const RegionRead& b, std::size_t limit = 10) {
+std::vector<std::string> differences(const std::string& a_name, const RegionRead& a,
+                                     const std::string& b_name, const RegionRead& b,
+                                     std::size_t limit = 10) {
     std::vector<std::string> out;
     auto note = [&](const std::string& what, const std::string& va, const std::string& vb) {
-        if (out.size() < limit) out.push_back(what + ": " + a_name + " " + va + ", " + b_name + " " + vb);
+        if (out.size() < limit)
+            out.push_back(what + ": " + a_name + " " + va + ", " + b_name + " " + vb);
     };
     for (const auto& [key, v] : a.state.numbers) {
         const auto other = b.state.numbers.at(key);
@@ -156,8 +162,10 @@ std::vector<std::string> differences(const std::string& a_name, const RegionRead
         const auto& other = b.state.sets.at(key);
         if (v != other) {
             std::vector<std::string> only_a, only_b;
-            std::set_difference(v.begin(), v.end(), other.begin(), other.end(), std::back_inserter(only_a));
-            std::set_difference(other.begin(), other.end(), v.begin(), v.end(), std::back_inserter(only_b));
+            std::set_difference(v.begin(), v.end(), other.begin(), other.end(),
+                                std::back_inserter(only_a));
+            std::set_difference(other.begin(), other.end(), v.begin(), v.end(),
+                                std::back_inserter(only_b));
             note(key, "alone holds " + show(only_a), "alone holds " + show(only_b));
         }
     }
@@ -182,10 +190,12 @@ Converged await_convergence(test::Cluster& cluster, const std::vector<std::strin
     Converged result;
     for (;;) {
         std::vector<RegionRead> reads;
-        for (const auto& region : region_names) reads.push_back(read_region(cluster, region, numbers, keys));
+        for (const auto& region : region_names)
+            reads.push_back(read_region(cluster, region, numbers, keys));
         std::vector<std::string> problems;
         for (std::size_t i = 0; i < reads.size(); ++i)
-            if (!reads[i].error.empty()) problems.push_back(region_names[i] + ": " + reads[i].error);
+            if (!reads[i].error.empty())
+                problems.push_back(region_names[i] + ": " + reads[i].error);
         if (problems.empty()) {
             for (std::size_t i = 1; i < reads.size(); ++i) {
                 auto diff = differences(region_names[0], reads[0], region_names[i], reads[i]);
@@ -225,7 +235,8 @@ bool await_mesh(test::Cluster& cluster, int timeout_ms) {
 
 // Whether the node forwards home-routed writes (issue 5): with the home stopped, a write at
 // another region must answer -TRYAGAIN. A node that executes it locally, or refuses it, does not.
-bool probe_home_routing(test::Cluster& cluster, History& history, std::vector<std::string>& probe_keys) {
+bool probe_home_routing(test::Cluster& cluster, History& history,
+                        std::vector<std::string>& probe_keys) {
     const std::string home = region_names.back();
     const std::string key = "acct:{" + home + "}:probe";
     probe_keys.push_back(key);
@@ -237,8 +248,8 @@ bool probe_home_routing(test::Cluster& cluster, History& history, std::vector<st
     for (Op& op : writer.history()) {
         // TRYAGAIN once the link is known down; TIMEOUT if the write was forwarded before that.
         forwards = op.error.starts_with("TRYAGAIN") || op.error.starts_with("TIMEOUT");
-        std::printf("home routing probe: INCRBY %s at %s with %s stopped answered %s\n", key.c_str(),
-                    op.region.c_str(), home.c_str(),
+        std::printf("home routing probe: INCRBY %s at %s with %s stopped answered %s\n",
+                    key.c_str(), op.region.c_str(), home.c_str(),
                     op.outcome == Outcome::ok ? "ok" : ("\"" + op.error + "\"").c_str());
         history.push_back(std::move(op));
     }
@@ -252,7 +263,8 @@ std::vector<std::string> sanitizer_reports(test::Cluster& cluster) {
         std::string line;
         while (std::getline(in, line)) {
             if (line.find("AddressSanitizer") != std::string::npos ||
-                line.find("LeakSanitizer") != std::string::npos || line.find("runtime error:") != std::string::npos) {
+                line.find("LeakSanitizer") != std::string::npos ||
+                line.find("runtime error:") != std::string::npos) {
                 out.push_back(region + " log: " + line + "\n" + cluster.log_tail(region, 3000));
                 break;
             }
@@ -261,7 +273,8 @@ std::vector<std::string> sanitizer_reports(test::Cluster& cluster) {
     return out;
 }
 
-std::string summarize(const RunOptions& o, double ran_s, const std::vector<const History*>& histories,
+std::string summarize(const RunOptions& o, double ran_s,
+                      const std::vector<const History*>& histories,
                       const std::map<std::string, int>& faults, bool with_home, double converge_s,
                       const std::vector<std::string>& violations, std::size_t violation_count,
                       const std::string& kept) {
@@ -278,15 +291,15 @@ std::string summarize(const RunOptions& o, double ran_s, const std::vector<const
             if (!op.error.empty()) ++errors[op.error.substr(0, 70)];
         }
     }
-    out << "chaos: seed " << o.seed << ", duration " << o.duration_s << " s (whole run " << static_cast<int>(ran_s)
-        << " s), fsync " << o.fsync << ", " << region_names.size() << " regions, "
-        << o.clients_per_region * region_names.size() << " clients, home-routed keys "
-        << (with_home ? "on" : "off") << "\n";
-    out << "operations: " << ops << " (ok " << totals[Outcome::ok] << ", failed " << totals[Outcome::failed]
-        << ", unknown " << totals[Outcome::unknown] << ")\n";
+    out << "chaos: seed " << o.seed << ", duration " << o.duration_s << " s (whole run "
+        << static_cast<int>(ran_s) << " s), fsync " << o.fsync << ", " << region_names.size()
+        << " regions, " << o.clients_per_region * region_names.size()
+        << " clients, home-routed keys " << (with_home ? "on" : "off") << "\n";
+    out << "operations: " << ops << " (ok " << totals[Outcome::ok] << ", failed "
+        << totals[Outcome::failed] << ", unknown " << totals[Outcome::unknown] << ")\n";
     for (auto& [kind, outcomes] : by_kind) {
-        out << "  " << kind << ": ok " << outcomes[Outcome::ok] << ", failed " << outcomes[Outcome::failed]
-            << ", unknown " << outcomes[Outcome::unknown] << "\n";
+        out << "  " << kind << ": ok " << outcomes[Outcome::ok] << ", failed "
+            << outcomes[Outcome::failed] << ", unknown " << outcomes[Outcome::unknown] << "\n";
     }
     std::vector<std::pair<std::uint64_t, std::string>> common;
     for (const auto& [text, n] : errors) common.emplace_back(n, text);
@@ -300,15 +313,20 @@ std::string summarize(const RunOptions& o, double ran_s, const std::vector<const
         fault_total += n;
         fault_list += (fault_list.empty() ? "" : ", ") + name + " " + std::to_string(n);
     }
-    out << "faults injected: " << fault_total << (fault_list.empty() ? "" : " (" + fault_list + ")") << "\n";
-    if (converge_s >= 0) out << "converged " << std::fixed << std::setprecision(1) << converge_s << " s after healing\n";
-    out << "violations: " << (violation_count == 0 ? "none" : std::to_string(violation_count)) << "\n";
+    out << "faults injected: " << fault_total << (fault_list.empty() ? "" : " (" + fault_list + ")")
+        << "\n";
+    if (converge_s >= 0)
+        out << "converged " << std::fixed << std::setprecision(1) << converge_s
+            << " s after healing\n";
+    out << "violations: " << (violation_count == 0 ? "none" : std::to_string(violation_count))
+        << "\n";
     for (const auto& v : violations) out << "  - " << v << "\n";
-    if (violations.size() < violation_count) out << "  ... and " << violation_count - violations.size() << " more\n";
+    if (violations.size() < violation_count)
+        out << "  ... and " << violation_count - violations.size() << " more\n";
     if (!kept.empty()) out << "data directories and node logs kept under " << kept << "\n";
-    out << "reproduce: meridian-chaos --seed " << o.seed << " --duration " << o.duration_s << " --fsync " << o.fsync
-        << " --clients " << o.clients_per_region << " --rate " << o.ops_per_second << " --home "
-        << (with_home ? "on" : "off") << "\n";
+    out << "reproduce: meridian-chaos --seed " << o.seed << " --duration " << o.duration_s
+        << " --fsync " << o.fsync << " --clients " << o.clients_per_region << " --rate "
+        << o.ops_per_second << " --home " << (with_home ? "on" : "off") << "\n";
     return out.str();
 }
 
@@ -322,11 +340,13 @@ RunResult run_chaos(const RunOptions& o) {
     std::fflush(stdout);
     test::Cluster cluster(region_names, cluster_toml(o), /*with_proxies=*/true);
     cluster.start_all();
-    if (!await_mesh(cluster, 20000)) result.violations.push_back("the regions did not all connect within 20 s");
+    if (!await_mesh(cluster, 20000))
+        result.violations.push_back("the regions did not all connect within 20 s");
 
     History setup;
     std::vector<std::string> numbers;
-    const bool with_home = o.home == "on" || (o.home == "auto" && probe_home_routing(cluster, setup, numbers));
+    const bool with_home =
+        o.home == "on" || (o.home == "auto" && probe_home_routing(cluster, setup, numbers));
     const WorkloadKeys keys = WorkloadKeys::make(region_names, with_home);
     for (const auto& key : keys.numbers()) numbers.push_back(key);
 
@@ -355,7 +375,8 @@ RunResult run_chaos(const RunOptions& o) {
     nemesis_options.verbose = o.verbose;
     Nemesis nemesis(cluster, keys, nemesis_options);
     nemesis.log("clients running: " + std::to_string(workers.size()) + "; faults begin");
-    nemesis.run_until(Clock::now() + std::chrono::milliseconds(static_cast<long long>(o.duration_s * 1000)));
+    nemesis.run_until(Clock::now() +
+                      std::chrono::milliseconds(static_cast<long long>(o.duration_s * 1000)));
     stop = true;
     for (auto& t : threads) t.join();
     nemesis.log("clients stopped; healing");
@@ -371,15 +392,16 @@ RunResult run_chaos(const RunOptions& o) {
     double converge_s = -1;
     const Converged converged = await_convergence(cluster, numbers, keys, o.converge_timeout_s);
     if (!converged.ok) {
-        std::string text = "the regions did not converge within " + std::to_string(o.converge_timeout_s) +
-                           " s of healing:";
+        std::string text = "the regions did not converge within " +
+                           std::to_string(o.converge_timeout_s) + " s of healing:";
         for (const auto& p : converged.problems) text += "\n      " + p;
         violations.push_back(text);
         ++violation_count;
     } else {
         converge_s = seconds_since(healed);
         nemesis.log("converged");
-        const CheckResult checked = check(histories, converged.read.state, &WorkloadKeys::policy_of);
+        const CheckResult checked =
+            check(histories, converged.read.state, &WorkloadKeys::policy_of);
         violations.insert(violations.end(), checked.violations.begin(), checked.violations.end());
         violation_count += checked.violation_count;
 
@@ -387,14 +409,16 @@ RunResult run_chaos(const RunOptions& o) {
         for (const auto& region : region_names) {
             const int status = cluster.terminate(region);
             if (status != 0) {
-                violations.push_back("region " + region + " exited with status " + std::to_string(status) +
-                                     " after SIGTERM; log tail:\n" + cluster.log_tail(region, 3000));
+                violations.push_back("region " + region + " exited with status " +
+                                     std::to_string(status) + " after SIGTERM; log tail:\n" +
+                                     cluster.log_tail(region, 3000));
                 ++violation_count;
             }
         }
         for (const auto& region : region_names) {
             if (auto started = cluster.try_start(region); !started) {
-                violations.push_back("region " + region + " did not start after a clean shutdown: " + started.error());
+                violations.push_back("region " + region +
+                                     " did not start after a clean shutdown: " + started.error());
                 ++violation_count;
             }
         }
@@ -424,8 +448,8 @@ RunResult run_chaos(const RunOptions& o) {
         ::setenv("MERIDIAN_KEEP_TEST_DATA", "1", 1);  // keep the logs and data for a post-mortem
         kept = cluster.root();
     }
-    result.summary = summarize(o, seconds_since(began), histories, nemesis.injected(), with_home, converge_s,
-                               violations, violation_count, kept);
+    result.summary = summarize(o, seconds_since(began), histories, nemesis.injected(), with_home,
+                               converge_s, violations, violation_count, kept);
     result.violation_count = violation_count;
     return result;
 }

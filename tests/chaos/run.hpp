@@ -11,11 +11,11 @@ namespace meridian::chaos {
 
 struct RunOptions {
     std::uint64_t seed = 1;
-    double duration_s = 60;           // of faults and load; healing and checks come after
-    std::string fsync = "always";     // always | everysec | no
+    double duration_s = 60;        // of faults and load; healing and checks come after
+    std::string fsync = "always";  // always | everysec | no
     int clients_per_region = 2;
-    double ops_per_second = 150;      // per client, at most
-    std::string home = "auto";        // home-routed keys: on | off | auto (probe the node)
+    double ops_per_second = 150;  // per client, at most
+    std::string home = "auto";    // home-routed keys: on | off | auto (probe the node)
     int converge_timeout_s = 90;
     bool verbose = true;
 };

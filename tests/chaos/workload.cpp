@@ -24,7 +24,8 @@ WorkloadKeys WorkloadKeys::make(const std::vector<std::string>& regions, bool wi
     keys.registers = numbered("reg:", 6);
     if (with_home) {
         for (const std::string& region : regions) {
-            for (int i = 0; i < 2; ++i) keys.home.push_back("acct:{" + region + "}:" + std::to_string(i));
+            for (int i = 0; i < 2; ++i)
+                keys.home.push_back("acct:{" + region + "}:" + std::to_string(i));
         }
     }
     return keys;
@@ -36,12 +37,14 @@ std::string WorkloadKeys::policy_toml() {
     return "[[policy]]\nmatch = \"cnt:*\"\ntype = \"counter\"\n\n"
            "[[policy]]\nmatch = \"bc:*\"\ntype = \"bounded_counter\"\nmin = 0\n\n"
            "[[policy]]\nmatch = \"set:*\"\ntype = \"set\"\n\n"
-           "[[policy]]\nmatch = \"acct:*\"\ntype = \"counter\"\nroute = \"home\"\nhome = \"{tag}\"\nmin = 0\n";
+           "[[policy]]\nmatch = \"acct:*\"\ntype = \"counter\"\nroute = \"home\"\nhome = "
+           "\"{tag}\"\nmin = 0\n";
 }
 
 KeyPolicy WorkloadKeys::policy_of(const std::string& key) {
     if (key.starts_with("cnt:")) return {KeyPolicy::Type::counter, 0};
-    if (key.starts_with("bc:") || key.starts_with("acct:")) return {KeyPolicy::Type::bounded_counter, 0};
+    if (key.starts_with("bc:") || key.starts_with("acct:"))
+        return {KeyPolicy::Type::bounded_counter, 0};
     if (key.starts_with("set:")) return {KeyPolicy::Type::set, 0};
     return {KeyPolicy::Type::lww, 0};
 }
@@ -65,7 +68,8 @@ std::optional<std::string> AddedElements::pick(const std::string& key, std::mt19
     // Mostly recent elements: those are the ones still likely to be present.
     const std::size_t n = it->second.size();
     const std::size_t window = std::min<std::size_t>(n, 64);
-    const std::size_t index = n - 1 - std::uniform_int_distribution<std::size_t>(0, window - 1)(rng);
+    const std::size_t index =
+        n - 1 - std::uniform_int_distribution<std::size_t>(0, window - 1)(rng);
     return it->second[index];
 }
 
@@ -92,7 +96,8 @@ void Worker::run(const std::atomic<bool>& stop) {
         const std::uint64_t unsent = recorder_.unsent();
         step();
         // A region that cannot be reached (killed, restarting): do not spin on connect.
-        if (recorder_.unsent() != unsent) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        if (recorder_.unsent() != unsent)
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
         next += interval;
         const auto now = Clock::now();
         if (next > now) {

@@ -19,11 +19,11 @@
 namespace meridian::chaos {
 
 struct WorkloadKeys {
-    std::vector<std::string> counters;  // cnt:*   counter
-    std::vector<std::string> bounded;   // bc:*    bounded_counter, min 0
-    std::vector<std::string> sets;      // set:*   set
-    std::vector<std::string> registers; // reg:*   lww (the default policy)
-    std::vector<std::string> home;      // acct:{region}:*  counter, route home, min 0 (may be empty)
+    std::vector<std::string> counters;   // cnt:*   counter
+    std::vector<std::string> bounded;    // bc:*    bounded_counter, min 0
+    std::vector<std::string> sets;       // set:*   set
+    std::vector<std::string> registers;  // reg:*   lww (the default policy)
+    std::vector<std::string> home;  // acct:{region}:*  counter, route home, min 0 (may be empty)
 
     // `regions` name the home tags; `with_home` false leaves `home` empty.
     static WorkloadKeys make(const std::vector<std::string>& regions, bool with_home);

@@ -113,8 +113,8 @@ std::vector<repl::LogRecord> sample_records() {
     batch.origin = eu;
     batch.lo = 7;
     batch.hi = 19;
-    const char* keys[] = {"reg:a", "reg:b", "cnt:1", "cnt:2", "cnt:3",
-                          "set:x", "set:y", "set:z", "acct:{eu}:1", "acct:{eu}:2", "acct:{us}:3"};
+    const char* keys[] = {"reg:a", "reg:b", "cnt:1",       "cnt:2",       "cnt:3",      "set:x",
+                          "set:y", "set:z", "acct:{eu}:1", "acct:{eu}:2", "acct:{us}:3"};
     for (std::size_t i = 0; i < values.size() && i < std::size(keys); ++i)
         batch.deltas.push_back({keys[i], values[i]});
     records.push_back(batch);
@@ -137,13 +137,15 @@ repl::Hello sample_hello() {
     hello.cluster = "demo";
     hello.replica = eu;
     hello.fingerprint = 0x0123456789abcdefULL;
-    for (std::size_t i = 0; i < hello.nonce.size(); ++i) hello.nonce[i] = static_cast<std::uint8_t>(i * 17);
+    for (std::size_t i = 0; i < hello.nonce.size(); ++i)
+        hello.nonce[i] = static_cast<std::uint8_t>(i * 17);
     return hello;
 }
 
 repl::Auth sample_auth() {
     repl::Auth auth;
-    for (std::size_t i = 0; i < auth.proof.size(); ++i) auth.proof[i] = static_cast<std::uint8_t>(255 - i);
+    for (std::size_t i = 0; i < auth.proof.size(); ++i)
+        auth.proof[i] = static_cast<std::uint8_t>(255 - i);
     auth.vv.advance(us, 12);
     auth.vv.advance(eu, 19);
     return auth;
@@ -155,7 +157,9 @@ void peer_payloads(Corpus& corpus) {
     const std::string t = "peer_payload_fuzz";
     const auto records = sample_records();
     const auto values = sample_values();
-    auto with = [](char selector, const std::string& bytes) { return std::string(1, selector) + bytes; };
+    auto with = [](char selector, const std::string& bytes) {
+        return std::string(1, selector) + bytes;
+    };
 
     corpus.add(t, "records-one", with(0, repl::encode_records({records[0]})));
     corpus.add(t, "records-batch", with(0, repl::encode_records({records[0], records[1]})));
@@ -189,7 +193,8 @@ void frames(Corpus& corpus) {
     corpus.add(t, "hello", std::string(1, '\x3f') + wire);
     encoder.encode(repl::FrameType::auth, repl::encode(sample_auth()), wire);
     corpus.add(t, "hello-auth", std::string(1, '\x05') + wire);
-    for (int i = 0; i < 4; ++i) encoder.encode(repl::FrameType::records, repl::encode_records(records), wire);
+    for (int i = 0; i < 4; ++i)
+        encoder.encode(repl::FrameType::records, repl::encode_records(records), wire);
     encoder.encode(repl::FrameType::ack, repl::encode(repl::Ack{sample_auth().vv}), wire);
     encoder.encode(repl::FrameType::ping, "", wire);
     corpus.add(t, "session-chunked-1", std::string(1, '\x00') + wire);
@@ -212,8 +217,8 @@ void frames(Corpus& corpus) {
         "{\"origin\":\"eu-west\",\"seq\":1234,\"key\":\"session:42\",\"value\":\"user-7\"}\n"
         "{\"origin\":\"us-east\",\"seq\":1235,\"key\":\"session:43\",\"value\":\"user-8\"}\n";
     const std::vector<std::string> payloads = {
-        history, history + history, repl::encode_records(records),
-        std::string(300, 'a'), "{\"origin\":\"eu-west\",\"seq\":1236,\"key\":\"session:44\"}\n"};
+        history, history + history, repl::encode_records(records), std::string(300, 'a'),
+        "{\"origin\":\"eu-west\",\"seq\":1236,\"key\":\"session:44\"}\n"};
     for (std::size_t i = 0; i < payloads.size(); ++i) {
         repl::FrameEncoder e;
         std::string first, second;
@@ -311,7 +316,8 @@ void cluster_configs(Corpus& corpus) {
         "min = 0\n\n"
         "[[policy]]\nmatch = \"tags:*\"\ntype = \"set\"\n\n"
         "[[policy]]\nmatch = \"stock:*\"\ntype = \"bounded_counter\"\nmin = -5\n\n"
-        "[[policy]]\nmatch = \"cfg:[a-c]?x\"\ntype = \"lww\"\nroute = \"home\"\nhome = \"eu-west\"\n";
+        "[[policy]]\nmatch = \"cfg:[a-c]?x\"\ntype = \"lww\"\nroute = \"home\"\nhome = "
+        "\"eu-west\"\n";
     const std::string tunables =
         "fsync = \"always\"\ndefault_policy = \"lww\"\nwal_retention_bytes = 1048576\n"
         "wal_segment_bytes = 65536\nsnapshot_every_records = 1000\nsnapshot_every_seconds = 5\n"
@@ -322,15 +328,20 @@ void cluster_configs(Corpus& corpus) {
     corpus.add(t, "minimal", head + regions);
     corpus.add(t, "policies", head + "\n" + policies + "\n" + regions);
     corpus.add(t, "tunables", head + tunables + "\n" + regions);
-    corpus.add(t, "everything", head + tunables + "\n" + policies + "\n" + regions +
-                                    "\n[tls]\ncert = \"node.crt\"\nkey = \"node.key\"\nca = \"ca.crt\"\n");
+    corpus.add(t, "everything",
+               head + tunables + "\n" + policies + "\n" + regions +
+                   "\n[tls]\ncert = \"node.crt\"\nkey = \"node.key\"\nca = \"ca.crt\"\n");
     corpus.add(t, "secret-file", "cluster = \"demo\"\nsecret_file = \"secret.txt\"\n" + regions);
     corpus.add(t, "duplicate-id", head + regions + "\n[[regions]]\nid = 2\nname = \"ap\"\n");
     corpus.add(t, "unknown-key", head + "fsynk = \"always\"\n" + regions);
-    corpus.add(t, "bad-home", head + "[[policy]]\nmatch = \"a*\"\ntype = \"counter\"\nroute = \"home\"\n"
-                                     "home = \"mars\"\n\n" + regions);
+    corpus.add(t, "bad-home",
+               head +
+                   "[[policy]]\nmatch = \"a*\"\ntype = \"counter\"\nroute = \"home\"\n"
+                   "home = \"mars\"\n\n" +
+                   regions);
     corpus.add(t, "parse-error", head + "[[regions]\nid = = 1\n");
-    corpus.add(t, "inline-tables", "cluster = 'x'\nsecret = 'y'\nregions = [{id = 1, name = 'a'}]\n");
+    corpus.add(t, "inline-tables",
+               "cluster = 'x'\nsecret = 'y'\nregions = [{id = 1, name = 'a'}]\n");
 }
 
 }  // namespace

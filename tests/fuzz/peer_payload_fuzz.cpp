@@ -128,31 +128,40 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (size == 0) return 0;
     const std::string_view payload(reinterpret_cast<const char*>(data) + 1, size - 1);
     switch (data[0] % 8) {
-        case 0: records(payload); break;
-        case 1: states(payload); break;
+        case 0:
+            records(payload);
+            break;
+        case 1:
+            states(payload);
+            break;
         case 2:
             if (auto v = crdt::decode<crdt::Value>(payload)) {
                 check_crdt_round_trip(*v);
                 exercise(*v);
             }
             break;
-        case 3: two_values(payload); break;
+        case 3:
+            two_values(payload);
+            break;
         case 4:
             if (auto h = repl::decode_hello(payload))
-                check_round_trip(*h, [](const auto& m) { return repl::encode(m); }, repl::decode_hello);
+                check_round_trip(
+                    *h, [](const auto& m) { return repl::encode(m); }, repl::decode_hello);
             break;
         case 5:
             if (auto a = repl::decode_auth(payload))
-                check_round_trip(*a, [](const auto& m) { return repl::encode(m); }, repl::decode_auth);
+                check_round_trip(
+                    *a, [](const auto& m) { return repl::encode(m); }, repl::decode_auth);
             break;
         case 6:
             if (auto a = repl::decode_ack(payload))
-                check_round_trip(*a, [](const auto& m) { return repl::encode(m); }, repl::decode_ack);
+                check_round_trip(
+                    *a, [](const auto& m) { return repl::encode(m); }, repl::decode_ack);
             break;
         case 7:
             if (auto d = repl::decode_snapshot_done(payload))
-                check_round_trip(*d, [](const auto& m) { return repl::encode(m); },
-                                 repl::decode_snapshot_done);
+                check_round_trip(
+                    *d, [](const auto& m) { return repl::encode(m); }, repl::decode_snapshot_done);
             break;
     }
     return 0;

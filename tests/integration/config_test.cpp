@@ -21,9 +21,9 @@ std::string region_entry(int id, const std::string& name, const std::string& dat
 }
 
 struct Broken {
-    std::string name;      // what is wrong, for the failure message
-    std::string toml;      // the whole cluster file
-    std::string region;    // --region
+    std::string name;                   // what is wrong, for the failure message
+    std::string toml;                   // the whole cluster file
+    std::string region;                 // --region
     std::vector<std::string> expected;  // pieces the message must contain (besides the file)
 };
 
@@ -37,32 +37,46 @@ std::vector<Broken> broken_files(const std::string& root) {
     const std::string head = "cluster = \"c\"\nsecret = \"s\"\n";
     const std::string two_regions = region_entry(1, "east", root) + region_entry(2, "west", root);
     return {
-        {"an unknown top-level key", head + "fsynk = \"always\"\n" + two_regions, "east",
+        {"an unknown top-level key",
+         head + "fsynk = \"always\"\n" + two_regions,
+         "east",
          {"unknown key", "fsynk"}},
         {"no [[regions]] at all", head, "east", {"missing regions"}},
-        {"a region without its peer_listen", head +
-             "\n[[regions]]\nid = 1\nname = \"east\"\nclient_listen = \"127.0.0.1:" +
+        {"a region without its peer_listen",
+         head + "\n[[regions]]\nid = 1\nname = \"east\"\nclient_listen = \"127.0.0.1:" +
              std::to_string(free_port()) + "\"\n",
-         "east", {"[[regions]] #1", "missing peer_listen"}},
-        {"a duplicate region id", head + region_entry(1, "east", root) + region_entry(1, "west", root),
-         "east", {"[[regions]] #2", "duplicate id 1"}},
-        {"a bad glob", head + two_regions + "\n[[policy]]\nmatch = \"acct:[ab\"\ntype = \"counter\"\n",
-         "east", {"[[policy]] #1", "acct:[ab", "glob"}},
-        {"an unknown policy type", head + two_regions + "\n[[policy]]\nmatch = \"k:*\"\ntype = \"mvreg\"\n",
-         "east", {"[[policy]] #1", "unknown type", "mvreg"}},
+         "east",
+         {"[[regions]] #1", "missing peer_listen"}},
+        {"a duplicate region id",
+         head + region_entry(1, "east", root) + region_entry(1, "west", root),
+         "east",
+         {"[[regions]] #2", "duplicate id 1"}},
+        {"a bad glob",
+         head + two_regions + "\n[[policy]]\nmatch = \"acct:[ab\"\ntype = \"counter\"\n",
+         "east",
+         {"[[policy]] #1", "acct:[ab", "glob"}},
+        {"an unknown policy type",
+         head + two_regions + "\n[[policy]]\nmatch = \"k:*\"\ntype = \"mvreg\"\n",
+         "east",
+         {"[[policy]] #1", "unknown type", "mvreg"}},
         {"a home naming no region",
          head + two_regions +
-             "\n[[policy]]\nmatch = \"acct:*\"\ntype = \"counter\"\nroute = \"home\"\nhome = \"mars\"\n",
-         "east", {"[[policy]] #1", "mars", "is not a region"}},
+             "\n[[policy]]\nmatch = \"acct:*\"\ntype = \"counter\"\nroute = \"home\"\nhome = "
+             "\"mars\"\n",
+         "east",
+         {"[[policy]] #1", "mars", "is not a region"}},
         {"a TOML syntax error", head + "fsync = \n" + two_regions, "east", {"TOML parse error"}},
-        {"--region naming no region of the file", head + two_regions, "north",
+        {"--region naming no region of the file",
+         head + two_regions,
+         "north",
          {"north", "no region named"}},
     };
 }
 
 }  // namespace
 
-TEST_CASE("a broken cluster file stops the node with exit code 2 and one line naming file and problem") {
+TEST_CASE(
+    "a broken cluster file stops the node with exit code 2 and one line naming file and problem") {
     TempDir dir;
     for (const Broken& broken : broken_files(dir.path())) {
         const std::string path = dir.path() + "/cluster.toml";

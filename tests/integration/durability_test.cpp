@@ -35,13 +35,13 @@ const Reply ok = Reply::string("OK");
 
 // What one writer thread knows about its writes when the node died under it.
 struct WriterLog {
-    long long own_acked = 0;       // acknowledged INCRBY amounts on the writer's own counter
-    long long own_unknown = 0;     // an INCRBY there that got no answer
-    long long shared_acked = 0;    // the same for the counter every writer shares
+    long long own_acked = 0;     // acknowledged INCRBY amounts on the writer's own counter
+    long long own_unknown = 0;   // an INCRBY there that got no answer
+    long long shared_acked = 0;  // the same for the counter every writer shares
     long long shared_unknown = 0;
-    long long last_acked_set = -1;  // the last SET value acknowledged
-    long long unknown_set = -1;     // a SET that got no answer
-    std::string stopped_by;         // the reply that ended the loop
+    long long last_acked_set = -1;     // the last SET value acknowledged
+    long long unknown_set = -1;        // a SET that got no answer
+    std::string stopped_by;            // the reply that ended the loop
     std::atomic<long long> rounds{0};  // read by the test thread while the writer runs
 };
 
@@ -54,8 +54,8 @@ void write_until_failure(RedisClient client, int id, const std::atomic<bool>& st
     for (long long i = 0; !stop; ++i) {
         const long long amount = 1 + (i * 7 + id) % 5;
         const bool shared = i % 2 == 0;
-        Reply r = client.command({"INCRBY", shared ? "counter:shared" : own_counter,
-                                  std::to_string(amount)});
+        Reply r = client.command(
+            {"INCRBY", shared ? "counter:shared" : own_counter, std::to_string(amount)});
         if (!r.is_integer()) {
             (shared ? log.shared_unknown : log.own_unknown) = amount;
             log.stopped_by = r.describe();
@@ -205,8 +205,8 @@ TEST_CASE("kill -9 under concurrent load with fsync always loses no acknowledged
     const Reply shared = c.command({"GET", "counter:shared"});
     REQUIRE(shared.is_string());
     const long long shared_value = std::stoll(shared.as_string());
-    INFO("counter:shared = " << shared_value << ", acknowledged " << shared_acked
-                             << ", unanswered " << shared_unknown);
+    INFO("counter:shared = " << shared_value << ", acknowledged " << shared_acked << ", unanswered "
+                             << shared_unknown);
     CHECK(shared_value >= shared_acked);
     CHECK(shared_value <= shared_acked + shared_unknown);
 }
@@ -245,10 +245,10 @@ TEST_CASE("a second node on a data directory in use exits 1 naming the directory
     Cluster cluster({"solo"}, counters_and_sets);
     cluster.start("solo");
     const auto port = [] { return "127.0.0.1:" + std::to_string(free_port()); };
-    auto [status, output] = run_node({"--config", cluster.config_path("solo"), "--region", "solo",
-                                      "--client-listen", port(), "--peer-listen", port(),
-                                      "--admin-listen", port()},
-                                     15000);
+    auto [status, output] =
+        run_node({"--config", cluster.config_path("solo"), "--region", "solo", "--client-listen",
+                  port(), "--peer-listen", port(), "--admin-listen", port()},
+                 15000);
     INFO(output);
     CHECK(status == 1);
     CHECK(output.find(cluster.data_dir("solo")) != std::string::npos);
@@ -258,8 +258,9 @@ TEST_CASE("a second node on a data directory in use exits 1 naming the directory
     CHECK(c.command({"SET", "k", "v"}) == ok);
 }
 
-TEST_CASE("a WAL byte flipped before the tail stops the start with file and offset, and "
-          "--repair-wal starts") {
+TEST_CASE(
+    "a WAL byte flipped before the tail stops the start with file and offset, and "
+    "--repair-wal starts") {
     Cluster cluster({"solo"}, counters_and_sets);
     cluster.start("solo");
     constexpr int keys = 200;

@@ -70,7 +70,9 @@ public:
         return std::move(*s);
     }
     RawSocket(RawSocket&& other) noexcept
-        : fd_(std::exchange(other.fd_, -1)), received_(std::move(other.received_)), closed_(other.closed_) {}
+        : fd_(std::exchange(other.fd_, -1)),
+          received_(std::move(other.received_)),
+          closed_(other.closed_) {}
     RawSocket& operator=(RawSocket&&) = delete;
     ~RawSocket() {
         if (fd_ >= 0) ::close(fd_);
@@ -90,7 +92,9 @@ public:
     void read_until(Done done, int timeout_ms) {
         const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
         while (!closed_ && !done()) {
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now())
+                    .count();
             if (left <= 0) return;
             pollfd p{fd_, POLLIN, 0};
             const int ready = ::poll(&p, 1, static_cast<int>(left));
@@ -141,7 +145,9 @@ public:
                 return std::nullopt;
             }
             if (*next) return std::move(**next);
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now())
+                    .count();
             if (left <= 0 || socket_.closed()) return std::nullopt;
             socket_.read_until([&] { return !socket_.received().empty(); }, static_cast<int>(left));
             decoder_.feed(socket_.take_received());
@@ -157,7 +163,8 @@ public:
     // The node's Hello, then ours and our Auth as region `self`, with a proof under `secret`.
     repl::Hello handshake(meridian::crdt::ReplicaId self, const std::string& secret) {
         auto frame = next_frame(5000);
-        if (!frame || frame->type != repl::FrameType::hello) FAIL("the node sent no Hello: " << error);
+        if (!frame || frame->type != repl::FrameType::hello)
+            FAIL("the node sent no Hello: " << error);
         auto node_hello = repl::decode_hello(frame->payload);
         if (!node_hello) FAIL("the node's Hello does not decode: " << node_hello.error());
         repl::Hello hello;
@@ -167,8 +174,9 @@ public:
         hello.nonce = repl::random_nonce();
         send(repl::FrameType::hello, repl::encode(hello));
         repl::Auth auth;
-        auth.proof = repl::hmac_sha256(secret, repl::proof_message(cluster_name, self, node_hello->replica,
-                                                                   hello.nonce, node_hello->nonce));
+        auth.proof =
+            repl::hmac_sha256(secret, repl::proof_message(cluster_name, self, node_hello->replica,
+                                                          hello.nonce, node_hello->nonce));
         send(repl::FrameType::auth, repl::encode(auth));
         return *node_hello;
     }
@@ -255,7 +263,8 @@ public:
         ::setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         port_ = free_port();
         const sockaddr_in addr = loopback(port_);
-        if (::bind(listener_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 || ::listen(listener_, 8) != 0)
+        if (::bind(listener_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 ||
+            ::listen(listener_, 8) != 0)
             FAIL("relay: cannot listen on " << port_ << ": " << std::strerror(errno));
         thread_ = std::thread([this] { serve(); });
     }
@@ -300,7 +309,9 @@ private:
                     std::lock_guard lock(mutex_);
                     recorded_.append(buffer, static_cast<std::size_t>(n));
                 }
-                if (::send(i == 0 ? upstream : client, buffer, static_cast<std::size_t>(n), MSG_NOSIGNAL) != n) return;
+                if (::send(i == 0 ? upstream : client, buffer, static_cast<std::size_t>(n),
+                           MSG_NOSIGNAL) != n)
+                    return;
             }
         }
     }
@@ -318,9 +329,11 @@ private:
 std::string first_frames(const std::string& stream, int count) {
     std::size_t at = 0;
     for (int i = 0; i < count; ++i) {
-        if (stream.size() < at + repl::frame_header_bytes) FAIL("the recording holds fewer than " << count << " frames");
+        if (stream.size() < at + repl::frame_header_bytes)
+            FAIL("the recording holds fewer than " << count << " frames");
         std::uint32_t length = 0;
-        for (int b = 0; b < 4; ++b) length |= std::uint32_t{static_cast<unsigned char>(stream[at + b])} << (8 * b);
+        for (int b = 0; b < 4; ++b)
+            length |= std::uint32_t{static_cast<unsigned char>(stream[at + b])} << (8 * b);
         at += repl::frame_header_bytes + length;
     }
     if (at > stream.size()) FAIL("the recording ends inside frame " << count);
@@ -331,15 +344,16 @@ std::string first_frames(const std::string& stream, int count) {
 
 // ---- clients --------------------------------------------------------------------------------
 
-TEST_CASE("a client sending garbage gets errors and the node keeps serving everyone else", "[hostile]") {
+TEST_CASE("a client sending garbage gets errors and the node keeps serving everyone else",
+          "[hostile]") {
     Cluster cluster({"solo"}, "");
     cluster.start("solo");
     auto steady = cluster.client("solo");
     REQUIRE(steady.command({"SET", "kept", "safe"}) == Reply::string("OK"));
 
     const std::vector<std::string> malformed = {
-        "*1\r\n$x\r\n",  "*abc\r\n",        "*2\r\n$3\r\nGET\r\n:5\r\n", "*1\r\n$-7\r\n",
-        "$5\r\nhello\r\n", "*1\r\n$4\r\nPINGxx", "*-9\r\n*1\r\n+PING\r\n",   "\"unbalanced\r\n",
+        "*1\r\n$x\r\n",    "*abc\r\n",           "*2\r\n$3\r\nGET\r\n:5\r\n", "*1\r\n$-7\r\n",
+        "$5\r\nhello\r\n", "*1\r\n$4\r\nPINGxx", "*-9\r\n*1\r\n+PING\r\n",    "\"unbalanced\r\n",
     };
     std::size_t answered_with_error = 0;
     for (const std::string& bytes : malformed) {
@@ -367,15 +381,17 @@ TEST_CASE("a client sending garbage gets errors and the node keeps serving every
     require_serving(cluster, "solo", "kept", "safe");
 }
 
-TEST_CASE("a 1 GB bulk length is refused with an error and nothing is allocated for it", "[hostile]") {
+TEST_CASE("a 1 GB bulk length is refused with an error and nothing is allocated for it",
+          "[hostile]") {
     Cluster cluster({"solo"}, "");
     cluster.start("solo");
     auto steady = cluster.client("solo");
     REQUIRE(steady.command({"SET", "kept", "safe"}) == Reply::string("OK"));
     const long before_kb = resident_kb(cluster, "solo");
 
-    for (const std::string& request : {std::string("*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$1073741824\r\n"),
-                                       std::string("*2000000000\r\n$4\r\nPING\r\n")}) {
+    for (const std::string& request :
+         {std::string("*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$1073741824\r\n"),
+          std::string("*2000000000\r\n$4\r\nPING\r\n")}) {
         INFO("sent: " << Reply::string(request).describe());
         RawSocket raw = RawSocket::connect(cluster.client_port("solo"));
         REQUIRE(raw.send(request));
@@ -398,7 +414,8 @@ TEST_CASE("a client that never finishes a command blocks nobody", "[hostile]") {
     for (int i = 0; i < 20; ++i) {
         stalled.push_back(RawSocket::connect(cluster.client_port("solo")));
         // Stops inside a bulk string: the node must hold it without waiting on it.
-        REQUIRE(stalled.back().send("*3\r\n$3\r\nSET\r\n$5\r\nslow" + std::to_string(i % 10) + "\r\n$5\r\nab"));
+        REQUIRE(stalled.back().send("*3\r\n$3\r\nSET\r\n$5\r\nslow" + std::to_string(i % 10) +
+                                    "\r\n$5\r\nab"));
     }
     auto fast = cluster.client("solo", 1000);
     const auto began = Clock::now();
@@ -407,7 +424,8 @@ TEST_CASE("a client that never finishes a command blocks nobody", "[hostile]") {
         REQUIRE(fast.command({"SET", key, std::to_string(i)}) == Reply::string("OK"));
         REQUIRE(fast.command({"GET", key}) == Reply::string(std::to_string(i)));
     }
-    const auto took_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - began).count();
+    const auto took_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - began).count();
     INFO("600 commands beside 20 stalled clients took " << took_ms << " ms");
     CHECK(took_ms < 10000);
 
@@ -420,12 +438,14 @@ TEST_CASE("a client that never finishes a command blocks nobody", "[hostile]") {
     CHECK(fast.command({"GET", "slow3"}) == Reply::string("abcde"));
 }
 
-TEST_CASE("connections beyond max_clients get the max-clients error and the node keeps serving", "[hostile]") {
+TEST_CASE("connections beyond max_clients get the max-clients error and the node keeps serving",
+          "[hostile]") {
     rlimit limit{};
     REQUIRE(::getrlimit(RLIMIT_NOFILE, &limit) == 0);
     limit.rlim_cur = limit.rlim_max;  // the node, started after this, inherits it
     ::setrlimit(RLIMIT_NOFILE, &limit);
-    const int total = static_cast<int>(std::min<rlim_t>(3000, limit.rlim_cur > 400 ? limit.rlim_cur - 300 : 100));
+    const int total =
+        static_cast<int>(std::min<rlim_t>(3000, limit.rlim_cur > 400 ? limit.rlim_cur - 300 : 100));
     const int max_clients = total / 3;
     INFO(total << " connections against max_clients " << max_clients);
     Cluster cluster({"solo"}, "max_clients = " + std::to_string(max_clients) + "\n");
@@ -467,7 +487,8 @@ TEST_CASE("connections beyond max_clients get the max-clients error and the node
     }
     CHECK(still_served == 10);
     sockets.clear();
-    CHECK(eventually([&] { return cluster.client("solo").command({"PING"}) == Reply::string("PONG"); }, 5000));
+    CHECK(eventually(
+        [&] { return cluster.client("solo").command({"PING"}) == Reply::string("PONG"); }, 5000));
 }
 
 // ---- peers ------------------------------------------------------------------------------------
@@ -480,7 +501,9 @@ TEST_CASE("a peer that does not know the secret is refused and counted", "[hosti
     SECTION("the right secret is accepted, so the raw peer itself is sound") {
         RawPeer peer(peer_port);
         peer.handshake({1, 0}, cluster_secret);
-        CHECK(eventually([&] { return info_field(peer_info(cluster, "b", "a"), "links_established") == 1; }, 5000));
+        CHECK(eventually(
+            [&] { return info_field(peer_info(cluster, "b", "a"), "links_established") == 1; },
+            5000));
         CHECK_FALSE(peer.socket().closed_by_peer(500));
     }
     SECTION("a wrong proof closes the link and counts a refused handshake") {
@@ -511,7 +534,8 @@ TEST_CASE("a replayed handshake captured from a real node is refused", "[hostile
     Cluster cluster({"a", "b"}, "");
     RecordingRelay relay(cluster.spec("b").peer_port);
     // a dials b: point a's view of b at the relay, which records what a sends.
-    const std::string from = "peer_listen = \"127.0.0.1:" + std::to_string(cluster.spec("b").peer_port) + "\"";
+    const std::string from =
+        "peer_listen = \"127.0.0.1:" + std::to_string(cluster.spec("b").peer_port) + "\"";
     const std::string to = "peer_listen = \"127.0.0.1:" + std::to_string(relay.port()) + "\"";
     std::string config = read_file(cluster.config_path("a"));
     REQUIRE(config.find(from) != std::string::npos);
@@ -520,11 +544,13 @@ TEST_CASE("a replayed handshake captured from a real node is refused", "[hostile
 
     cluster.start("b");
     cluster.start("a");
-    REQUIRE(eventually([&] { return info_field(peer_info(cluster, "b", "a"), "links_established") >= 1; }, 10000));
+    REQUIRE(eventually(
+        [&] { return info_field(peer_info(cluster, "b", "a"), "links_established") >= 1; }, 10000));
     const std::string captured = first_frames(relay.recorded(), 2);  // a's Hello and Auth
     cluster.kill9("a");
-    REQUIRE(eventually([&] { return peer_info(cluster, "b", "a").find("state=connected") == std::string::npos; },
-                       10000));
+    REQUIRE(eventually(
+        [&] { return peer_info(cluster, "b", "a").find("state=connected") == std::string::npos; },
+        10000));
 
     RawSocket replay = RawSocket::connect(cluster.spec("b").peer_port);
     REQUIRE(replay.send(captured));
@@ -537,7 +563,8 @@ TEST_CASE("a replayed handshake captured from a real node is refused", "[hostile
     require_serving(cluster, "b");
 }
 
-TEST_CASE("a frame claiming a huge length is refused before anything is allocated for it", "[hostile]") {
+TEST_CASE("a frame claiming a huge length is refused before anything is allocated for it",
+          "[hostile]") {
     Cluster cluster({"a", "b"}, "");
     cluster.start("b");
     REQUIRE(cluster.client("b").command({"SET", "kept", "safe"}) == Reply::string("OK"));
@@ -546,14 +573,18 @@ TEST_CASE("a frame claiming a huge length is refused before anything is allocate
 
     SECTION("before the handshake") {
         RawSocket raw = RawSocket::connect(peer_port);
-        REQUIRE(raw.send(frame_header(0xFFFFFFF0u, repl::FrameType::hello, 0) + std::string(4096, 'x')));
+        REQUIRE(raw.send(frame_header(0xFFFFFFF0u, repl::FrameType::hello, 0) +
+                         std::string(4096, 'x')));
         CHECK(raw.closed_by_peer(5000));
     }
     SECTION("on an authenticated link") {
         RawPeer peer(peer_port);
         peer.handshake({1, 0}, cluster_secret);
-        REQUIRE(eventually([&] { return info_field(peer_info(cluster, "b", "a"), "links_established") == 1; }, 5000));
-        peer.send_raw(frame_header(0x7FFFFFFFu, repl::FrameType::records, 0) + std::string(4096, 'x'));
+        REQUIRE(eventually(
+            [&] { return info_field(peer_info(cluster, "b", "a"), "links_established") == 1; },
+            5000));
+        peer.send_raw(frame_header(0x7FFFFFFFu, repl::FrameType::records, 0) +
+                      std::string(4096, 'x'));
         CHECK(peer.socket().closed_by_peer(5000));
     }
     const long after_kb = resident_kb(cluster, "b");
@@ -582,7 +613,9 @@ TEST_CASE("a frame whose LZ4 payload is garbage drops the link, not the node", "
         } while (repl::decode_records(garbage));
         RawPeer peer(peer_port);
         peer.handshake({1, 0}, cluster_secret);
-        REQUIRE(eventually([&] { return info_field(peer_info(cluster, "b", "a"), "links_established") == 1; }, 5000));
+        REQUIRE(eventually(
+            [&] { return info_field(peer_info(cluster, "b", "a"), "links_established") == 1; },
+            5000));
         peer.send(repl::FrameType::records, garbage);
         CHECK(peer.socket().closed_by_peer(5000));
         const std::string line = peer_info(cluster, "b", "a");
@@ -592,11 +625,13 @@ TEST_CASE("a frame whose LZ4 payload is garbage drops the link, not the node", "
     SECTION("a compressed payload that is not LZ4 at all") {
         RawPeer peer(peer_port);
         peer.handshake({1, 0}, cluster_secret);
-        REQUIRE(eventually([&] { return info_field(peer_info(cluster, "b", "a"), "links_established") == 1; }, 5000));
+        REQUIRE(eventually(
+            [&] { return info_field(peer_info(cluster, "b", "a"), "links_established") == 1; },
+            5000));
         std::string payload = "\xe8\x07";  // varint 1000: the raw length it claims
         for (int i = 0; i < 200; ++i) payload.push_back(static_cast<char>(rng()));
-        peer.send_raw(frame_header(static_cast<std::uint32_t>(payload.size()), repl::FrameType::records,
-                                   repl::frame_flag_compressed) +
+        peer.send_raw(frame_header(static_cast<std::uint32_t>(payload.size()),
+                                   repl::FrameType::records, repl::frame_flag_compressed) +
                       payload);
         CHECK(peer.socket().closed_by_peer(5000));
     }
@@ -605,22 +640,37 @@ TEST_CASE("a frame whose LZ4 payload is garbage drops the link, not the node", "
     // A real peer still gets in and replicates both ways.
     cluster.start("a");
     REQUIRE(cluster.client("a").command({"SET", "from-a", "1"}) == Reply::string("OK"));
-    CHECK(eventually([&] { return cluster.client("b").command({"GET", "from-a"}) == Reply::string("1"); }, 10000));
-    CHECK(eventually([&] { return cluster.client("a").command({"GET", "kept"}) == Reply::string("safe"); }, 10000));
+    CHECK(eventually(
+        [&] {
+            return cluster.client("b").command({"GET", "from-a"}) == Reply::string("1");
+        },
+        10000));
+    CHECK(eventually(
+        [&] {
+            return cluster.client("a").command({"GET", "kept"}) == Reply::string("safe");
+        },
+        10000));
 }
 
 // ---- files --------------------------------------------------------------------------------------
 
-TEST_CASE("a WAL with a flipped byte stops the start, and a repaired node loses nothing its peer holds",
-          "[hostile]") {
+TEST_CASE(
+    "a WAL with a flipped byte stops the start, and a repaired node loses nothing its peer holds",
+    "[hostile]") {
     Cluster cluster({"a", "b"}, "fsync = \"always\"\n");
     cluster.start_all();
     auto a = cluster.client("a");
     const int keys = 300;
     for (int i = 0; i < keys; ++i)
-        REQUIRE(a.command({"SET", "wal:" + std::to_string(i), std::string(40, 'v')}) == Reply::string("OK"));
+        REQUIRE(a.command({"SET", "wal:" + std::to_string(i), std::string(40, 'v')}) ==
+                Reply::string("OK"));
     REQUIRE(eventually(
-        [&] { return cluster.client("b").command({"GET", "wal:" + std::to_string(keys - 1)}).is_string(); }, 10000));
+        [&] {
+            return cluster.client("b")
+                .command({"GET", "wal:" + std::to_string(keys - 1)})
+                .is_string();
+        },
+        10000));
     cluster.kill9("a");
 
     const auto segments = files_with_extension(cluster.data_dir("a") + "/wal", ".wal");
@@ -630,8 +680,8 @@ TEST_CASE("a WAL with a flipped byte stops the start, and a repaired node loses 
     bytes[flip_at] = static_cast<char>(bytes[flip_at] ^ 0x5a);
     write_file(segments.front().string(), bytes);
 
-    const auto [status, output] =
-        run_node({"--config", cluster.config_path("a"), "--region", "a", "--log-level", "warn"}, 15000);
+    const auto [status, output] = run_node(
+        {"--config", cluster.config_path("a"), "--region", "a", "--log-level", "warn"}, 15000);
     INFO(output);
     CHECK(status == 1);
     CHECK(output.find(segments.front().filename().string()) != std::string::npos);
@@ -651,31 +701,39 @@ TEST_CASE("a WAL with a flipped byte stops the start, and a repaired node loses 
         for (int i = 0; i < keys; ++i)
             if (!c.command({"GET", "wal:" + std::to_string(i)}).is_string()) return false;
         for (int i = 0; i < 50; ++i)
-            if (c.command({"GET", "after:" + std::to_string(i)}) != Reply::string("new")) return false;
+            if (c.command({"GET", "after:" + std::to_string(i)}) != Reply::string("new"))
+                return false;
         return true;
     };
     CHECK(eventually([&] { return holds_everything("a"); }, 20000));
     CHECK(eventually([&] { return holds_everything("b"); }, 20000));
-    INFO("a: " << cluster.client("a").command({"MERIDIAN", "VV"}).describe()
-               << ", b: " << cluster.client("b").command({"MERIDIAN", "VV"}).describe() << "\nlog of a:\n"
+    INFO("a: " << cluster.client("a").command({"MERIDIAN", "VV"}).describe() << ", b: "
+               << cluster.client("b").command({"MERIDIAN", "VV"}).describe() << "\nlog of a:\n"
                << cluster.log_tail("a"));
-    CHECK(cluster.client("a").command({"MERIDIAN", "VV"}) == cluster.client("b").command({"MERIDIAN", "VV"}));
+    CHECK(cluster.client("a").command({"MERIDIAN", "VV"}) ==
+          cluster.client("b").command({"MERIDIAN", "VV"}));
 }
 
-TEST_CASE("a truncated snapshot at start-up is skipped or refused, never silently loses data", "[hostile]") {
+TEST_CASE("a truncated snapshot at start-up is skipped or refused, never silently loses data",
+          "[hostile]") {
     // Large segments keep the whole WAL; small ones let snapshots collect it.
     const std::string segment_bytes = GENERATE(std::string("67108864"), std::string("4096"));
     INFO("wal_segment_bytes " << segment_bytes);
-    Cluster cluster({"solo"}, "fsync = \"always\"\nsnapshot_every_records = 100\nsnapshot_every_seconds = 1\n"
-                              "wal_segment_bytes = " + segment_bytes + "\n");
+    Cluster cluster({"solo"},
+                    "fsync = \"always\"\nsnapshot_every_records = 100\nsnapshot_every_seconds = 1\n"
+                    "wal_segment_bytes = " +
+                        segment_bytes + "\n");
     cluster.start("solo");
     auto client = cluster.client("solo");
     const int keys = 400;
     for (int i = 0; i < keys; ++i)
-        REQUIRE(client.command({"SET", "snap:" + std::to_string(i), std::to_string(i)}) == Reply::string("OK"));
+        REQUIRE(client.command({"SET", "snap:" + std::to_string(i), std::to_string(i)}) ==
+                Reply::string("OK"));
     const std::string snapshot_dir = cluster.data_dir("solo") + "/snapshot";
-    REQUIRE(eventually([&] { return files_with_extension(snapshot_dir, ".snap").size() >= 1; }, 10000));
-    std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // let a snapshot in progress finish
+    REQUIRE(
+        eventually([&] { return files_with_extension(snapshot_dir, ".snap").size() >= 1; }, 10000));
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(1500));  // let a snapshot in progress finish
     cluster.kill9("solo");
 
     const auto snapshots = files_with_extension(snapshot_dir, ".snap");
@@ -687,8 +745,10 @@ TEST_CASE("a truncated snapshot at start-up is skipped or refused, never silentl
     if (started) {
         auto c = cluster.client("solo");
         for (int i = 0; i < keys; ++i) {
-            INFO("key snap:" << i << " after starting past a truncated " << newest.filename().string());
-            REQUIRE(c.command({"GET", "snap:" + std::to_string(i)}) == Reply::string(std::to_string(i)));
+            INFO("key snap:" << i << " after starting past a truncated "
+                             << newest.filename().string());
+            REQUIRE(c.command({"GET", "snap:" + std::to_string(i)}) ==
+                    Reply::string(std::to_string(i)));
         }
         CHECK(cluster.log_tail("solo", 20000).find("damaged") != std::string::npos);
     } else {

@@ -117,8 +117,8 @@ std::pair<std::vector<Withdrawals>, long long> withdraw_everywhere(Cluster& clus
     return {outcomes, lowest.load()};
 }
 
-void check_floor_held(Cluster& cluster, const std::string& key, long long deposited,
-                      int attempts, long long amount) {
+void check_floor_held(Cluster& cluster, const std::string& key, long long deposited, int attempts,
+                      long long amount) {
     const auto [outcomes, lowest] = withdraw_everywhere(cluster, key, attempts, amount);
     long long acknowledged = 0;
     for (std::size_t i = 0; i < outcomes.size(); ++i) {
@@ -143,7 +143,8 @@ void check_floor_held(Cluster& cluster, const std::string& key, long long deposi
 
 }  // namespace
 
-TEST_CASE("three regions withdrawing more than a bounded balance holds never take it below its floor") {
+TEST_CASE(
+    "three regions withdrawing more than a bounded balance holds never take it below its floor") {
     Cluster cluster(three_regions, balances);
     cluster.start_all();
     REQUIRE(eventually([&] { return all_connected(cluster); }, 15000));
@@ -163,7 +164,9 @@ TEST_CASE("three regions withdrawing more than a bounded balance holds never tak
     CHECK(stats.find("rights_transfers_requested:0\r") == std::string::npos);
 }
 
-TEST_CASE("three regions withdrawing more than a home-routed balance holds never take it below its floor") {
+TEST_CASE(
+    "three regions withdrawing more than a home-routed balance holds never take it below its "
+    "floor") {
     Cluster cluster(three_regions, balances);
     cluster.start_all();
     REQUIRE(eventually([&] { return all_connected(cluster); }, 15000));
@@ -179,7 +182,9 @@ TEST_CASE("three regions withdrawing more than a home-routed balance holds never
           std::string::npos);
 }
 
-TEST_CASE("with its home region killed, a key's writes fail fast with TRYAGAIN while other keys keep working") {
+TEST_CASE(
+    "with its home region killed, a key's writes fail fast with TRYAGAIN while other keys keep "
+    "working") {
     Cluster cluster(three_regions, balances);
     cluster.start_all();
     REQUIRE(eventually([&] { return all_connected(cluster); }, 15000));
@@ -215,7 +220,10 @@ TEST_CASE("with its home region killed, a key's writes fail fast with TRYAGAIN w
 
     // The home comes back: its keys take writes again, and nothing refused was applied.
     cluster.start("us-east");
-    CHECK(eventually([&] { return eu.command({"DECRBY", "home:{us-east}:a", "1"}).is_integer(); },
-                     15000));
+    CHECK(eventually(
+        [&] {
+            return eu.command({"DECRBY", "home:{us-east}:a", "1"}).is_integer();
+        },
+        15000));
     CHECK(eventually([&] { return all_read(cluster, "home:{us-east}:a", 9); }, 15000));
 }

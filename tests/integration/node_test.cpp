@@ -261,11 +261,14 @@ TEST_CASE("a command on a key of the wrong type answers WRONGTYPE both ways and 
     REQUIRE(c.command({"SADD", "set:m", "x"}) == integer(1));
 
     const std::vector<std::vector<std::string>> wrong = {
-        {"SADD", "reg", "x"},           {"SREM", "reg", "v"},        {"SMEMBERS", "reg"},
-        {"SCARD", "reg"},               {"SISMEMBER", "reg", "v"},   {"INCR", "reg"},
-        {"INCRBY", "reg", "2"},         {"DECR", "reg"},             {"SET", "counter:n", "5"},
-        {"MSET", "a", "1", "counter:n", "5"}, {"SADD", "counter:n", "x"}, {"SET", "set:m", "v"},
-        {"GET", "set:m"},               {"INCR", "set:m"},           {"SMEMBERS", "counter:n"},
+        {"SADD", "reg", "x"},       {"SREM", "reg", "v"},
+        {"SMEMBERS", "reg"},        {"SCARD", "reg"},
+        {"SISMEMBER", "reg", "v"},  {"INCR", "reg"},
+        {"INCRBY", "reg", "2"},     {"DECR", "reg"},
+        {"SET", "counter:n", "5"},  {"MSET", "a", "1", "counter:n", "5"},
+        {"SADD", "counter:n", "x"}, {"SET", "set:m", "v"},
+        {"GET", "set:m"},           {"INCR", "set:m"},
+        {"SMEMBERS", "counter:n"},
     };
     for (const auto& argv : wrong) {
         std::string line;
@@ -365,9 +368,15 @@ TEST_CASE("unknown commands and bad arity answer ERR and the connection lives on
     INFO(unknown);
     CHECK(is_error_starting(unknown, "ERR unknown command"));
     CHECK(unknown.error_message().find("FLUSHEVERYTHING") != std::string::npos);
-    for (const std::vector<std::string>& argv :
-         {std::vector<std::string>{"GET"}, {"GET", "a", "b"}, {"SET", "k"}, {"INCR"},
-          {"INCRBY", "counter:k"}, {"SADD", "set:k"}, {"ECHO"}, {"EXISTS"}, {"DBSIZE", "x"}}) {
+    for (const std::vector<std::string>& argv : {std::vector<std::string>{"GET"},
+                                                 {"GET", "a", "b"},
+                                                 {"SET", "k"},
+                                                 {"INCR"},
+                                                 {"INCRBY", "counter:k"},
+                                                 {"SADD", "set:k"},
+                                                 {"ECHO"},
+                                                 {"EXISTS"},
+                                                 {"DBSIZE", "x"}}) {
         const Reply r = c.command(argv);
         INFO(argv[0] << " with " << argv.size() - 1 << " arguments -> " << r);
         CHECK(is_error_starting(r, "ERR wrong number of arguments"));
@@ -396,9 +405,9 @@ TEST_CASE("with requirepass only AUTH opens the connection") {
     // Cluster::start waits for a PONG, which a node with requirepass refuses before AUTH: this
     // test launches the node itself and waits for it to accept connections.
     Cluster cluster({"solo"}, "requirepass = \"open sesame\"\n" + typed_keys);
-    auto process = Process::spawn(node_binary(),
-                                  {"--config", cluster.config_path("solo"), "--region", "solo"},
-                                  cluster.log_path("solo"));
+    auto process =
+        Process::spawn(node_binary(), {"--config", cluster.config_path("solo"), "--region", "solo"},
+                       cluster.log_path("solo"));
     REQUIRE(process.has_value());
     const std::uint16_t port = cluster.client_port("solo");
     REQUIRE(eventually(
@@ -430,7 +439,8 @@ TEST_CASE("AUTH without requirepass is an error and the connection lives on") {
     CHECK(c.command({"SET", "k", "v"}) == ok);
 }
 
-TEST_CASE("WAIT with no peer regions answers 0 at once for 0 regions and after the timeout for more") {
+TEST_CASE(
+    "WAIT with no peer regions answers 0 at once for 0 regions and after the timeout for more") {
     Single node;
     RedisClient c = node.client();
     REQUIRE(c.command({"SET", "k", "v"}) == ok);

@@ -181,14 +181,14 @@ long long counter(RedisClient& c, const std::string& key) {
 // is joined, except `rounds`.
 struct RegionLoad {
     std::string region;
-    long long acked_sum = 0;          // acknowledged INCRBY/DECRBY amounts
-    long long unknown_amount = 0;     // an increment that got no answer
-    std::set<std::string> added;      // acknowledged SADDs of fresh members
-    std::set<std::string> removed;    // acknowledged SREMs (each of a member this region added)
-    std::string unknown_member;       // an SADD or SREM that got no answer
+    long long acked_sum = 0;              // acknowledged INCRBY/DECRBY amounts
+    long long unknown_amount = 0;         // an increment that got no answer
+    std::set<std::string> added;          // acknowledged SADDs of fresh members
+    std::set<std::string> removed;        // acknowledged SREMs (each of a member this region added)
+    std::string unknown_member;           // an SADD or SREM that got no answer
     std::vector<std::string> set_values;  // acknowledged SETs of reg:last, in order
-    std::string unknown_set;          // a SET that got no answer
-    std::string anomaly;              // a reply that contradicts this region's own writes
+    std::string unknown_set;              // a SET that got no answer
+    std::string anomaly;                  // a reply that contradicts this region's own writes
     std::string stopped_by;
     std::atomic<long long> rounds{0};
 };
@@ -226,7 +226,8 @@ void load(RedisClient client, const std::atomic<bool>& stop, RegionLoad& log) {
                 log.stopped_by = removed.describe();
                 return;
             }
-            if (removed.as_integer() != 1) log.anomaly = "SREM " + old + " -> " + removed.describe();
+            if (removed.as_integer() != 1)
+                log.anomaly = "SREM " + old + " -> " + removed.describe();
             log.removed.insert(old);
         }
 
@@ -296,9 +297,12 @@ void check_against_load(RedisClient& c, const Load& load) {
         low += std::min(0LL, l.unknown_amount);
         high += std::max(0LL, l.unknown_amount);
         for (const auto& m : l.added) {
-            if (l.removed.count(m)) must_not_have.insert(m);
-            else if (m == l.unknown_member) may_have.insert(m);  // an unanswered SREM of it
-            else must_have.insert(m);
+            if (l.removed.count(m))
+                must_not_have.insert(m);
+            else if (m == l.unknown_member)
+                may_have.insert(m);  // an unanswered SREM of it
+            else
+                must_have.insert(m);
         }
         if (!l.unknown_member.empty() && !l.added.count(l.unknown_member))
             may_have.insert(l.unknown_member);  // an unanswered SADD
@@ -308,8 +312,8 @@ void check_against_load(RedisClient& c, const Load& load) {
         if (!l.unknown_set.empty()) final_values.insert(l.unknown_set);
     }
     const long long total = counter(c, "counter:total");
-    INFO("counter:total = " << total << ", acknowledged sum " << acked << ", unanswered in ["
-                            << low << ", " << high << "]");
+    INFO("counter:total = " << total << ", acknowledged sum " << acked << ", unanswered in [" << low
+                            << ", " << high << "]");
     CHECK(total >= acked + low);
     CHECK(total <= acked + high);
 
@@ -431,7 +435,8 @@ snapshot_every_records = 50
     }
     const std::string payload(200, 'p');
     std::map<std::string, RedisClient> writers;
-    for (const std::string region : {"us-east", "eu-west"}) writers.emplace(region, cluster.client(region));
+    for (const std::string region : {"us-east", "eu-west"})
+        writers.emplace(region, cluster.client(region));
     long long increments = 0;
     // Snapshots (which let the WAL go) are taken by a once-a-second timer: write for as long as
     // it takes, up to a deadline, rather than a fixed number of rounds.
@@ -464,15 +469,16 @@ snapshot_every_records = 50
     }
 
     cluster.start("ap-south");
-    std::vector<std::string> keys = {"reg:early", "set:all", "counter:total",
-                                     "reg:us-east:0", "reg:eu-west:0"};
+    std::vector<std::string> keys = {"reg:early", "set:all", "counter:total", "reg:us-east:0",
+                                     "reg:eu-west:0"};
     const std::string common = converge(cluster, three_regions, keys, 30000);
     RedisClient ap = cluster.client("ap-south");
     CHECK(counter(ap, "counter:total") == increments);
     CHECK(members(ap, "set:all").size() == static_cast<std::size_t>(increments + 1));
     CHECK(ap.command({"GET", "reg:early"}) == Reply::string("from-ap"));
     long long full_syncs = 0;
-    for (const std::string peer : {"us-east", "eu-west"}) full_syncs += number(peer_info(ap, peer), "full_syncs_received");
+    for (const std::string peer : {"us-east", "eu-west"})
+        full_syncs += number(peer_info(ap, peer), "full_syncs_received");
     INFO(ap.command({"INFO", "replication"}).as_string());
     CHECK(full_syncs >= 1);
 }
@@ -498,9 +504,11 @@ TEST_CASE("an isolated region writes on, and after the partition heals everythin
 
     // The partition holds: nothing crosses to or from ap-south.
     CHECK_FALSE(eventually(
-        [&] { return ap.command({"GET", "reg:us"}).is_string() ||
-                     us.command({"GET", "reg:ap"}).is_string() ||
-                     eu.command({"GET", "reg:ap"}).is_string(); },
+        [&] {
+            return ap.command({"GET", "reg:us"}).is_string() ||
+                   us.command({"GET", "reg:ap"}).is_string() ||
+                   eu.command({"GET", "reg:ap"}).is_string();
+        },
         1500));
     CHECK(counter(ap, "counter:p") == 7);
 
@@ -529,7 +537,8 @@ TEST_CASE("two regions cut from each other converge through the third") {
     REQUIRE(eu.command({"SET", "reg:eu", "hallo"}) == ok);
 
     // Still cut: the records travel us -> ap -> eu and back.
-    const std::string common = converge(cluster, three_regions, {"counter:r", "set:r", "reg:us", "reg:eu"});
+    const std::string common =
+        converge(cluster, three_regions, {"counter:r", "set:r", "reg:us", "reg:eu"});
     INFO(common);
     CHECK(counter(eu, "counter:r") == 15);
     CHECK(eu.command({"GET", "reg:us"}) == Reply::string("hello"));
@@ -563,21 +572,26 @@ TEST_CASE("a peer with a wrong secret is refused and no data crosses") {
         [&] {
             auto seen_by_us = peer_info(us, "ap-south");
             auto seen_by_ap = peer_info(ap, "us-east");
-            return number(seen_by_us, "refused_handshakes") + number(seen_by_ap, "refused_handshakes") > 0 &&
+            return number(seen_by_us, "refused_handshakes") +
+                           number(seen_by_ap, "refused_handshakes") >
+                       0 &&
                    !(seen_by_us["last_error"].empty() && seen_by_ap["last_error"].empty());
         },
         10000);
-    INFO("us-east:\n" << us.command({"INFO", "replication"}).as_string() << "ap-south:\n"
-                      << ap.command({"INFO", "replication"}).as_string());
+    INFO("us-east:\n"
+         << us.command({"INFO", "replication"}).as_string() << "ap-south:\n"
+         << ap.command({"INFO", "replication"}).as_string());
     CHECK(refused);
 
     REQUIRE(us.command({"SET", "from-us", "1"}) == ok);
     REQUIRE(ap.command({"SET", "from-ap", "1"}) == ok);
     CHECK(eventually([&] { return eu.command({"GET", "from-us"}).is_string(); }, 10000));
     CHECK_FALSE(eventually(
-        [&] { return ap.command({"GET", "from-us"}).is_string() ||
-                     us.command({"GET", "from-ap"}).is_string() ||
-                     eu.command({"GET", "from-ap"}).is_string(); },
+        [&] {
+            return ap.command({"GET", "from-us"}).is_string() ||
+                   us.command({"GET", "from-ap"}).is_string() ||
+                   eu.command({"GET", "from-ap"}).is_string();
+        },
         1500));
     CHECK(number(info(ap, "replication"), "connected_regions") == 0);
 }
@@ -597,11 +611,14 @@ TEST_CASE("a peer with different policies is refused and no data crosses") {
             auto seen_by_us = peer_info(us, "ap-south");
             auto seen_by_ap = peer_info(ap, "us-east");
             errors = seen_by_us["last_error"] + " | " + seen_by_ap["last_error"];
-            return number(seen_by_us, "refused_handshakes") + number(seen_by_ap, "refused_handshakes") > 0;
+            return number(seen_by_us, "refused_handshakes") +
+                       number(seen_by_ap, "refused_handshakes") >
+                   0;
         },
         10000);
-    INFO("us-east:\n" << us.command({"INFO", "replication"}).as_string() << "ap-south:\n"
-                      << ap.command({"INFO", "replication"}).as_string());
+    INFO("us-east:\n"
+         << us.command({"INFO", "replication"}).as_string() << "ap-south:\n"
+         << ap.command({"INFO", "replication"}).as_string());
     CHECK(refused);
     CHECK((errors.find("polic") != std::string::npos ||
            errors.find("fingerprint") != std::string::npos));
@@ -610,8 +627,10 @@ TEST_CASE("a peer with different policies is refused and no data crosses") {
     REQUIRE(ap.command({"SET", "from-ap", "1"}) == ok);
     CHECK(eventually([&] { return eu.command({"GET", "from-us"}).is_string(); }, 10000));
     CHECK_FALSE(eventually(
-        [&] { return ap.command({"GET", "from-us"}).is_string() ||
-                     us.command({"GET", "from-ap"}).is_string(); },
+        [&] {
+            return ap.command({"GET", "from-us"}).is_string() ||
+                   us.command({"GET", "from-ap"}).is_string();
+        },
         1500));
 }
 

@@ -1,7 +1,8 @@
 #include "node/crc32c.hpp"
 
-#include <catch2/catch.hpp>
 #include <rapidcheck/catch.h>
+
+#include <catch2/catch.hpp>
 #include <string>
 
 using meridian::node::crc32c;
@@ -16,7 +17,8 @@ TEST_CASE("crc32c matches the published check value") {
 
 TEST_CASE("the fast crc32c equals the portable one at every length and offset") {
     rc::prop("crc32c(s[o:]) == crc32c_portable(s[o:])", [](const std::string& s, std::uint8_t o) {
-        const std::string_view view = std::string_view(s).substr(std::min<std::size_t>(o % 8, s.size()));
+        const std::string_view view =
+            std::string_view(s).substr(std::min<std::size_t>(o % 8, s.size()));
         RC_ASSERT(crc32c(view) == crc32c_portable(view));
     });
 }

@@ -38,7 +38,9 @@ const std::vector<std::string> set_keys = {"s0", "s1"};
 const std::vector<std::string> register_keys = {"r0", "r1", "r2"};
 const std::vector<std::string> bounded_keys = {"b0", "b1"};
 
-std::int64_t floor_of(const std::string& key) { return key == "b1" ? -50 : 0; }
+std::int64_t floor_of(const std::string& key) {
+    return key == "b1" ? -50 : 0;
+}
 
 }  // namespace
 
@@ -50,7 +52,8 @@ crdt::ReplicaId SimCluster::current_replica(int node) const {
 }
 
 std::uint64_t SimCluster::physical_ms(int node) const {
-    return static_cast<std::uint64_t>(1'000'000 + static_cast<std::int64_t>(now_) + nodes_[node]->skew_ms);
+    return static_cast<std::uint64_t>(1'000'000 + static_cast<std::int64_t>(now_) +
+                                      nodes_[node]->skew_ms);
 }
 
 // ---- the network -------------------------------------------------------------
@@ -125,7 +128,8 @@ void SimCluster::check_floors(int node, const char* when) {
         if (bc && bc->value() < floor_of(key)) {
             std::ostringstream out;
             out << "bounded counter " << key << " at node " << node << " is " << bc->value()
-                << ", below its floor " << floor_of(key) << " (" << when << ", t=" << now_ << " ms)";
+                << ", below its floor " << floor_of(key) << " (" << when << ", t=" << now_
+                << " ms)";
             failure_ = out.str();
         }
     }
@@ -145,16 +149,18 @@ void SimCluster::drive(int index) {
                 Event drained{now_ + 1, 0, Event::Kind::drained, send->link, index, send->type, {}};
                 push_event(std::move(drained));
                 if (blackhole_.contains(std::minmax(index, to)) || held_.contains(send->link)) {
-                    held_[send->link].push_back(
-                        Event{0, 0, Event::Kind::deliver, send->link, to, send->type, std::move(send->payload)});
+                    held_[send->link].push_back(Event{0, 0, Event::Kind::deliver, send->link, to,
+                                                      send->type, std::move(send->payload)});
                     continue;
                 }
-                std::uint64_t& last = to == link.a ? link.last_delivery_to_a : link.last_delivery_to_b;
+                std::uint64_t& last =
+                    to == link.a ? link.last_delivery_to_a : link.last_delivery_to_b;
                 last = std::max(last, now_ + 1 + rng_() % 20);  // in order, like TCP
-                const bool data = send->type == FrameType::records || send->type == FrameType::ack ||
-                                  send->type == FrameType::ping;
+                const bool data = send->type == FrameType::records ||
+                                  send->type == FrameType::ack || send->type == FrameType::ping;
                 if (options_.duplicates && data && rng_() % 50 == 0)
-                    push_event(Event{last, 0, Event::Kind::deliver, send->link, to, send->type, send->payload});
+                    push_event(Event{last, 0, Event::Kind::deliver, send->link, to, send->type,
+                                     send->payload});
                 push_event(Event{last, 0, Event::Kind::deliver, send->link, to, send->type,
                                  std::move(send->payload)});
             } else if (auto* close = std::get_if<replication::CloseLink>(&action)) {
@@ -206,7 +212,9 @@ void SimCluster::client_op(int index) {
             op.kind = Op::Kind::counter_add;
             op.key = pick(counter_keys);
             op.amount = static_cast<std::int64_t>(rng_() % 101) - 50;
-            auto d = state_of(op.key, crdt::ValueType::counter).as<crdt::PnCounter>()->add(self, op.amount);
+            auto d = state_of(op.key, crdt::ValueType::counter)
+                         .as<crdt::PnCounter>()
+                         ->add(self, op.amount);
             if (d) delta = crdt::Value(std::move(*d));
             break;
         }
@@ -215,7 +223,9 @@ void SimCluster::client_op(int index) {
             op.kind = Op::Kind::set_add;
             op.key = pick(set_keys);
             op.element = "e" + std::to_string(next_element_++);
-            delta = crdt::Value(state_of(op.key, crdt::ValueType::set).as<crdt::StringSet>()->add(self, op.element));
+            delta = crdt::Value(state_of(op.key, crdt::ValueType::set)
+                                    .as<crdt::StringSet>()
+                                    ->add(self, op.element));
             break;
         }
         case 4: {
@@ -237,16 +247,21 @@ void SimCluster::client_op(int index) {
             op.stamp = node.store.clock() = crdt::Hlc::tick(node.store.clock(), physical_ms(index));
             std::optional<std::string> value;
             if (!erase) value = op.element;
-            delta = crdt::Value(state_of(op.key, crdt::ValueType::lww).as<crdt::Register>()->assign(
-                self, op.stamp, value));
+            delta = crdt::Value(state_of(op.key, crdt::ValueType::lww)
+                                    .as<crdt::Register>()
+                                    ->assign(self, op.stamp, value));
             break;
         }
         default: {
             op.key = pick(bounded_keys);
-            auto* bc = state_of(op.key, crdt::ValueType::bounded_counter).as<crdt::BoundedCounter>();
+            auto* bc =
+                state_of(op.key, crdt::ValueType::bounded_counter).as<crdt::BoundedCounter>();
             const crdt::BoundedCounter::Floor floor{floor_of(op.key), crdt::ReplicaId{1, 0}};
             // Withdrawals outnumber deposits: the balance keeps hitting its floor.
-            const auto choice = options_.withdrawals ? (rng_() % 5 == 0 ? 0 : rng_() % 3 == 0 ? 2 : 1) : rng_() % 3;
+            const auto choice = options_.withdrawals ? (rng_() % 5 == 0   ? 0
+                                                        : rng_() % 3 == 0 ? 2
+                                                                          : 1)
+                                                     : rng_() % 3;
             if (choice == 0) {
                 op.kind = Op::Kind::bc_increment;
                 op.amount = 1 + static_cast<std::int64_t>(rng_() % 20);
@@ -262,8 +277,10 @@ void SimCluster::client_op(int index) {
                 const std::int64_t rights = bc->rights(self, floor);
                 const int to = static_cast<int>(rng_() % options_.nodes);
                 if (rights <= 0 || to == index) return;
-                op.amount = 1 + static_cast<std::int64_t>(rng_() % static_cast<std::uint64_t>(rights));
-                auto d = bc->transfer(self, current_replica(to), static_cast<std::uint64_t>(op.amount), floor);
+                op.amount =
+                    1 + static_cast<std::int64_t>(rng_() % static_cast<std::uint64_t>(rights));
+                auto d = bc->transfer(self, current_replica(to),
+                                      static_cast<std::uint64_t>(op.amount), floor);
                 if (d) delta = crdt::Value(std::move(*d));
             }
             break;
@@ -351,7 +368,8 @@ void SimCluster::heal_partitions() {
     for (auto& [id, frames] : held_) {
         Link& link = *links_.at(id);
         for (Event& frame : frames) {
-            std::uint64_t& last = frame.node == link.a ? link.last_delivery_to_a : link.last_delivery_to_b;
+            std::uint64_t& last =
+                frame.node == link.a ? link.last_delivery_to_a : link.last_delivery_to_b;
             last = std::max(last, now_ + 1 + rng_() % 20);
             frame.time = last;
             push_event(std::move(frame));
@@ -392,14 +410,17 @@ SimResult SimCluster::run() {
             dial_all();
             for (auto& node : nodes_) {
                 if (!node->alive) continue;
-                if (rng_() % 2 == 0) node->durable_lsn = node->store.next_lsn() - 1;  // a periodic fsync
-                if (options_.retention_records && node->store.next_lsn() > options_.retention_records)
+                if (rng_() % 2 == 0)
+                    node->durable_lsn = node->store.next_lsn() - 1;  // a periodic fsync
+                if (options_.retention_records &&
+                    node->store.next_lsn() > options_.retention_records)
                     node->store.retain_from(node->store.next_lsn() - options_.retention_records);
             }
         }
         if (writing) {
             for (int i = 0; i < options_.nodes; ++i) {
-                if (nodes_[i]->alive && std::uniform_real_distribution<>(0, 1)(rng_) < options_.op_rate)
+                if (nodes_[i]->alive &&
+                    std::uniform_real_distribution<>(0, 1)(rng_) < options_.op_rate)
                     client_op(i);
             }
             if (options_.crashes && rng_() % 800 == 0) {
@@ -418,7 +439,8 @@ SimResult SimCluster::run() {
         if (!writing && now_ % 100 == 0) {
             bool same = true;
             for (auto& node : nodes_)
-                same &= node->alive && node->store.version_vector() == nodes_[0]->store.version_vector() &&
+                same &= node->alive &&
+                        node->store.version_vector() == nodes_[0]->store.version_vector() &&
                         node->store.keyspace() == nodes_[0]->store.keyspace();
             quiet_checks = same ? quiet_checks + 1 : 0;
             if (quiet_checks >= 3) break;
@@ -430,8 +452,8 @@ SimResult SimCluster::run() {
         std::ostringstream state;
         for (auto& node : nodes_) {
             if (!node->alive) continue;
-            state << "\n  node " << node->index << " (replica " << node->region << "." << node->epoch
-                  << ", next lsn " << node->store.next_lsn() << ", retained from "
+            state << "\n  node " << node->index << " (replica " << node->region << "."
+                  << node->epoch << ", next lsn " << node->store.next_lsn() << ", retained from "
                   << node->store.first_retained() << "):";
             for (crdt::RegionId peer : node->core->peers()) {
                 auto st = node->core->status(peer, now_);
@@ -459,7 +481,8 @@ std::string SimCluster::check_final() {
         for (const auto& [key, value] : nodes_[0]->store.keyspace()) {
             auto it = node->store.keyspace().find(key);
             if (it == node->store.keyspace().end() || !(it->second == value))
-                return "key " + key + " differs between node 0 and node " + std::to_string(node->index);
+                return "key " + key + " differs between node 0 and node " +
+                       std::to_string(node->index);
         }
         if (node->store.keyspace().size() != nodes_[0]->store.keyspace().size())
             return "keyspaces differ in size";
@@ -470,25 +493,28 @@ std::string SimCluster::check_final() {
     for (const Op& op : ops_)
         if (options_.fsync_always && op.acknowledged && !survived(op))
             return "an acknowledged write was lost under fsync = always: key " + op.key + " dot " +
-                   std::to_string(op.dot.replica.region) + "." + std::to_string(op.dot.replica.epoch) +
-                   ":" + std::to_string(op.dot.seq);
+                   std::to_string(op.dot.replica.region) + "." +
+                   std::to_string(op.dot.replica.epoch) + ":" + std::to_string(op.dot.seq);
 
     // Counters: exactly the surviving additions.
     for (const auto& key : counter_keys) {
         std::int64_t expected = 0;
         for (const Op& op : ops_)
-            if (op.kind == Op::Kind::counter_add && op.key == key && survived(op)) expected += op.amount;
+            if (op.kind == Op::Kind::counter_add && op.key == key && survived(op))
+                expected += op.amount;
         auto it = keyspace.find(key);
-        const std::int64_t actual = it == keyspace.end() ? 0 : it->second.as<crdt::PnCounter>()->value();
+        const std::int64_t actual =
+            it == keyspace.end() ? 0 : it->second.as<crdt::PnCounter>()->value();
         if (actual != expected)
-            return "counter " + key + " is " + std::to_string(actual) + ", the surviving writes imply " +
-                   std::to_string(expected);
+            return "counter " + key + " is " + std::to_string(actual) +
+                   ", the surviving writes imply " + std::to_string(expected);
     }
     // Sets: every surviving add, unless a surviving remove observed it.
     for (const auto& key : set_keys) {
         std::set<std::string> expected;
         for (const Op& op : ops_)
-            if (op.kind == Op::Kind::set_add && op.key == key && survived(op)) expected.insert(op.element);
+            if (op.kind == Op::Kind::set_add && op.key == key && survived(op))
+                expected.insert(op.element);
         for (const Op& op : ops_)
             if (op.kind == Op::Kind::set_remove && op.key == key && op.observed && survived(op))
                 expected.erase(op.element);
@@ -504,10 +530,11 @@ std::string SimCluster::check_final() {
     for (const auto& key : register_keys) {
         const Op* winner = nullptr;
         for (const Op& op : ops_) {
-            if ((op.kind != Op::Kind::reg_write && op.kind != Op::Kind::reg_delete) || op.key != key ||
-                !survived(op))
+            if ((op.kind != Op::Kind::reg_write && op.kind != Op::Kind::reg_delete) ||
+                op.key != key || !survived(op))
                 continue;
-            if (!winner || std::tie(winner->stamp, winner->dot.replica) < std::tie(op.stamp, op.dot.replica))
+            if (!winner ||
+                std::tie(winner->stamp, winner->dot.replica) < std::tie(op.stamp, op.dot.replica))
                 winner = &op;
         }
         auto it = keyspace.find(key);
@@ -534,8 +561,10 @@ std::string SimCluster::check_final() {
             for (const Op& op : ops_) {
                 if (op.key != key || !op.acknowledged || op.dot.replica != entry.replica) continue;
                 auto next = prefixes.back();
-                if (op.kind == Op::Kind::bc_increment) next.first += static_cast<std::uint64_t>(op.amount);
-                if (op.kind == Op::Kind::bc_decrement) next.second += static_cast<std::uint64_t>(op.amount);
+                if (op.kind == Op::Kind::bc_increment)
+                    next.first += static_cast<std::uint64_t>(op.amount);
+                if (op.kind == Op::Kind::bc_decrement)
+                    next.second += static_cast<std::uint64_t>(op.amount);
                 prefixes.push_back(next);
                 if (vv.contains(op.dot)) covered = prefixes.size() - 1;
             }
@@ -544,8 +573,10 @@ std::string SimCluster::check_final() {
                 matched |= prefixes[j] == std::pair(entry.increments, entry.decrements);
             if (!matched) {
                 out << "bounded counter " << key << ": replica " << entry.replica.region << "."
-                    << entry.replica.epoch << " holds +" << entry.increments << " -" << entry.decrements
-                    << ", which is no prefix of its acknowledged operations at least as long as the "
+                    << entry.replica.epoch << " holds +" << entry.increments << " -"
+                    << entry.decrements
+                    << ", which is no prefix of its acknowledged operations at least as long as "
+                       "the "
                     << covered << " the version vector covers";
                 return out.str();
             }

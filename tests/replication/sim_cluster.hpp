@@ -9,10 +9,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
-#include <functional>
 #include <queue>
 #include <random>
 #include <set>
@@ -28,29 +28,38 @@ namespace meridian::sim {
 struct SimOptions {
     std::uint64_t seed = 1;
     int nodes = 3;
-    bool fsync_always = false;       // else fsync = no: crashes lose the unsynced tail
-    std::uint64_t write_ms = 1500;   // how long clients write (faults happen meanwhile)
-    std::uint64_t heal_ms = 20000;   // the most time allowed to converge afterwards
-    double op_rate = 0.2;            // client operations per node per millisecond step
+    bool fsync_always = false;      // else fsync = no: crashes lose the unsynced tail
+    std::uint64_t write_ms = 1500;  // how long clients write (faults happen meanwhile)
+    std::uint64_t heal_ms = 20000;  // the most time allowed to converge afterwards
+    double op_rate = 0.2;           // client operations per node per millisecond step
     bool crashes = true;
     bool partitions = true;
     bool duplicates = true;
     std::uint64_t retention_records = 0;  // 0 = keep the whole log
-    bool withdrawals = false;  // mostly bounded-counter withdrawals and transfers (a balance under load)
+    bool withdrawals =
+        false;  // mostly bounded-counter withdrawals and transfers (a balance under load)
 };
 
 // One client operation and what became of it.
 struct Op {
-    enum class Kind { counter_add, set_add, set_remove, reg_write, reg_delete, bc_increment,
-                      bc_decrement, bc_transfer };
+    enum class Kind {
+        counter_add,
+        set_add,
+        set_remove,
+        reg_write,
+        reg_delete,
+        bc_increment,
+        bc_decrement,
+        bc_transfer
+    };
     Kind kind;
     int node = 0;
     std::string key;
     std::int64_t amount = 0;
-    std::string element;     // set element or register value
-    bool observed = false;   // set_remove: the element was a member where it ran
-    crdt::Dot dot;           // the write's dot (replica, seq)
-    crdt::Hlc stamp;         // register writes
+    std::string element;    // set element or register value
+    bool observed = false;  // set_remove: the element was a member where it ran
+    crdt::Dot dot;          // the write's dot (replica, seq)
+    crdt::Hlc stamp;        // register writes
     bool acknowledged = false;
 };
 
