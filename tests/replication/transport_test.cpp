@@ -317,6 +317,14 @@ TransportOptions::Tls tls_for(const Pki::Identity& identity, const std::string& 
     return TransportOptions::Tls{identity.cert_file, identity.key_file, ca_file};
 }
 
+// Region 1 (`a`) dials region 2 (`b`), both with fast_options().
+void start_pair(TestNode& a, TestNode& b) {
+    b.start(fast_options());
+    auto dialing = fast_options();
+    dialing.dial[2] = b.address();
+    a.start(dialing);
+}
+
 }  // namespace
 
 TEST_CASE("two regions connect over loopback and a write at either reaches the other",
@@ -324,10 +332,7 @@ TEST_CASE("two regions connect over loopback and a write at either reaches the o
     asio::io_context io;
     TestNode a(io, 1, {2});
     TestNode b(io, 2, {1});
-    b.start(fast_options());
-    auto dialing = fast_options();
-    dialing.dial[2] = b.address();
-    a.start(dialing);
+    start_pair(a, b);
     const auto state = [&] { return a.describe({2}) + "\n" + b.describe({1}); };
 
     eventually(
@@ -358,10 +363,7 @@ TEST_CASE("a backlog larger than the read buffer crosses whole and compressed", 
     asio::io_context io;
     TestNode a(io, 1, {2});
     TestNode b(io, 2, {1});
-    b.start(fast_options());
-    auto dialing = fast_options();
-    dialing.dial[2] = b.address();
-    a.start(dialing);
+    start_pair(a, b);
     // Written before the link comes up: it all crosses as catch-up. Random key names keep
     // the compressed frames larger than one 64 KiB read.
     constexpr int writes = 6000;
@@ -481,10 +483,7 @@ TEST_CASE("garbage on the peer port closes only that connection and the real pee
     asio::io_context io;
     TestNode a(io, 1, {2});
     TestNode b(io, 2, {1});
-    b.start(fast_options());
-    auto dialing = fast_options();
-    dialing.dial[2] = b.address();
-    a.start(dialing);
+    start_pair(a, b);
     const auto state = [&] { return a.describe({2}) + "\n" + b.describe({1}); };
     eventually(
         io, "both sides are established",
