@@ -20,6 +20,7 @@
 #include <utility>
 
 #include "node/prometheus.hpp"
+#include "node/run_on.hpp"
 
 using meridian::node::AdminHandlers;
 using meridian::node::AdminServer;
@@ -60,10 +61,7 @@ public:
 
     template <class F>
     auto on_io(F f) -> decltype(f()) {
-        std::packaged_task<decltype(f())()> task(std::move(f));
-        auto result = task.get_future();
-        boost::asio::post(io_, [&task] { task(); });
-        return result.get();
+        return meridian::node::testing::run_on(io_, std::move(f));
     }
 
     AdminServer& server() { return server_; }

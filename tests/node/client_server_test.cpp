@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "node/resp_reply.hpp"
+#include "node/run_on.hpp"
 
 using meridian::node::ClientServer;
 using meridian::node::ClientServerOptions;
@@ -149,10 +150,7 @@ public:
 
     template <class F>
     auto on_io(F f) -> decltype(f()) {
-        std::packaged_task<decltype(f())()> task(std::move(f));
-        auto result = task.get_future();
-        boost::asio::post(io_, [&task] { task(); });
-        return result.get();
+        return meridian::node::testing::run_on(io_, std::move(f));
     }
 
     ClientServer::Stats stats() {
