@@ -485,11 +485,14 @@ void figure_catchup(const Settings& s, Results& out) {
     std::string how;
     {
         progress("full sync: Meridian");
+        // Every region snapshots each second and keeps 1 MiB of WAL, so that neither can serve
+        // the new region from records. The count alone would not do at region 2: it logs region
+        // 1's writes in large batches, few records for many writes.
         const std::uint64_t snap = std::max<std::uint64_t>(1000, s.fullsync_keys / 8);
         MeridianCluster meridian(s.bins,
                                  {3, 2, false,
                                   "wal_retention_bytes = 1048576\nwal_segment_bytes = 262144\n"
-                                  "snapshot_every_records = " +
+                                  "snapshot_every_seconds = 1\nsnapshot_every_records = " +
                                       std::to_string(snap) + "\n"});
         LoadSpec spec;
         spec.keys = Keys::sequential;
@@ -498,8 +501,14 @@ void figure_catchup(const Settings& s, Results& out) {
         spec.total_ops = s.fullsync_keys;
         check_errors("meridian full-sync load", run_load(meridian.writer_port(), spec));
         if (!meridian.wait_replicated(600000)) throw BenchError("region 2 never caught up");
-        // Give the snapshot that lets the WAL be trimmed time to land.
-        std::this_thread::sleep_for(std::chrono::milliseconds(s.smoke ? 200 : 2000));
+        // Until a snapshot has let both running regions drop the start of their WAL.
+        const auto wal_trimmed = [&](std::uint16_t port) {
+            Client c(port);
+            return to_u64(c.info("persistence")["wal_first_lsn"]) > 1;
+        };
+        wait_until([&] { return wal_trimmed(meridian.writer_port()) &&
+                                wal_trimmed(meridian.replica_port(0)); },
+                   30000, 50);
         const auto t0 = Clock::now();
         meridian.start_region(2);
         if (!meridian.wait_replicated(600000)) throw BenchError("region 3 never caught up");
