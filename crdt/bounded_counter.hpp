@@ -32,6 +32,7 @@
 
 #include "crdt/error.hpp"
 #include "crdt/expected.hpp"
+#include "crdt/heap_bytes.hpp"
 #include "crdt/ids.hpp"
 #include "crdt/wide_int.hpp"
 
@@ -83,6 +84,8 @@ public:
 
     std::span<const Entry> entries() const { return entries_; }
     std::span<const Transfer> transfers() const { return transfers_; }
+    // Heap bytes held beyond sizeof (see crdt/heap_bytes.hpp).
+    std::size_t heap_bytes() const { return heap_bytes_of(entries_) + heap_bytes_of(transfers_); }
 
     friend bool operator==(const BoundedCounter&, const BoundedCounter&) = default;
 

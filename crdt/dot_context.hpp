@@ -33,6 +33,10 @@ public:
     }
     // How many dots for_each_dot() would visit.
     std::uint64_t dot_count() const { return prefix_.total() + cloud_.size(); }
+    // Heap bytes held beyond sizeof (see crdt/heap_bytes.hpp).
+    std::size_t heap_bytes() const {
+        return prefix_.heap_bytes() + cloud_.size() * tree_node_bytes(sizeof(Dot));
+    }
 
     const VersionVector& prefix() const { return prefix_; }
     const std::set<Dot>& cloud() const { return cloud_; }

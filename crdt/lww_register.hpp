@@ -10,6 +10,7 @@
 #include <optional>
 #include <utility>
 
+#include "crdt/heap_bytes.hpp"
 #include "crdt/hlc.hpp"
 #include "crdt/ids.hpp"
 
@@ -44,6 +45,8 @@ public:
             // Equal stamps come from one write and carry one value; ordering by
             // value keeps join commutative even if that were ever violated.
             (stamp_ == other.stamp_ && value_ < other.value_)) {
+            // Emptied first: assigning a string keeps a longer old value's buffer.
+            value_.reset();
             *this = other;
         }
     }
@@ -52,6 +55,8 @@ public:
     const std::optional<T>& value() const { return value_; }
     bool written() const { return written_; }
     const Stamp& stamp() const { return stamp_; }
+    // Heap bytes held beyond sizeof (see crdt/heap_bytes.hpp).
+    std::size_t heap_bytes() const { return value_ ? heap_bytes_of(*value_) : 0; }
 
     friend bool operator==(const LwwRegister&, const LwwRegister&) = default;
 

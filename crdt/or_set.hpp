@@ -117,6 +117,16 @@ public:
     }
     const std::map<T, Dots>& entries() const { return entries_; }
     const DotContext& context() const { return context_; }
+    // Heap bytes held beyond sizeof (see crdt/heap_bytes.hpp), from the container sizes alone so
+    // that it costs O(1): members' own heap (strings past the small-string buffer) is left out.
+    std::size_t heap_bytes() const {
+        using Node = typename std::map<T, Dots>::value_type;
+        using Index = typename std::unordered_map<Dot, const T*>::value_type;
+        const std::size_t extra_dots = by_dot_.size() - entries_.size();  // beyond one each
+        return entries_.size() * (tree_node_bytes(sizeof(Node)) + malloc_chunk_bytes(sizeof(Dot))) +
+               extra_dots * sizeof(Dot) + by_dot_.size() * hash_node_bytes(sizeof(Index)) +
+               by_dot_.bucket_count() * sizeof(void*) + context_.heap_bytes();
+    }
 
     friend bool operator==(const OrSet& a, const OrSet& b) {
         return a.entries_ == b.entries_ && a.context_ == b.context_;

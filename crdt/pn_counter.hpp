@@ -15,6 +15,7 @@
 
 #include "crdt/error.hpp"
 #include "crdt/expected.hpp"
+#include "crdt/heap_bytes.hpp"
 #include "crdt/ids.hpp"
 #include "crdt/wide_int.hpp"
 
@@ -51,6 +52,8 @@ public:
 
     std::span<const Entry> entries() const { return entries_; }
     std::span<const Entry> baselines() const { return baselines_; }
+    // Heap bytes held beyond sizeof (see crdt/heap_bytes.hpp).
+    std::size_t heap_bytes() const { return heap_bytes_of(entries_) + heap_bytes_of(baselines_); }
 
     friend bool operator==(const PnCounter&, const PnCounter&) = default;
 

@@ -47,4 +47,16 @@ bool Value::exists() const {
     return std::visit(Visible{}, state_);
 }
 
+std::size_t Value::heap_bytes() const {
+    struct Heap {
+        std::size_t operator()(const Register& r) const { return r.heap_bytes(); }
+        std::size_t operator()(const PnCounter& c) const { return c.heap_bytes(); }
+        std::size_t operator()(const Boxed<StringSet>& s) const {
+            return malloc_chunk_bytes(sizeof(StringSet)) + s->heap_bytes();
+        }
+        std::size_t operator()(const BoundedCounter& b) const { return b.heap_bytes(); }
+    };
+    return std::visit(Heap{}, state_);
+}
+
 }  // namespace meridian::crdt

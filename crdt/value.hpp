@@ -96,6 +96,10 @@ public:
     // counter.
     bool exists() const;
 
+    // Heap bytes the state holds beyond sizeof(Value) (see crdt/heap_bytes.hpp): O(1), an
+    // estimate for sets.
+    std::size_t heap_bytes() const;
+
     const State& state() const { return state_; }
 
     friend bool operator==(const Value&, const Value&) = default;

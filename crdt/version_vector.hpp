@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "crdt/heap_bytes.hpp"
 #include "crdt/ids.hpp"
 
 namespace meridian::crdt {
@@ -48,6 +49,8 @@ public:
     std::span<const Entry> entries() const { return entries_; }
     // Sum of all entries: how many writes this vector summarises.
     std::uint64_t total() const;
+    // Heap bytes held beyond sizeof (see crdt/heap_bytes.hpp).
+    std::size_t heap_bytes() const { return heap_bytes_of(entries_); }
 
     std::string to_string() const;  // "{1.0:5, 2.0:7}" (region.epoch:seq)
 

@@ -94,3 +94,37 @@ TEST_CASE("value: a moved-from value can be assigned again") {
     CHECK(b == c);
     CHECK(b.as<StringSet>()->contains("x"));
 }
+
+TEST_CASE("value: heap_bytes follows what a state holds on the heap") {
+    // Empty states own nothing but a set's box.
+    CHECK(Value::empty(ValueType::lww).heap_bytes() == 0);
+    CHECK(Value::empty(ValueType::counter).heap_bytes() == 0);
+    CHECK(Value::empty(ValueType::bounded_counter).heap_bytes() == 0);
+    CHECK(Value::empty(ValueType::set).heap_bytes() >= sizeof(StringSet));
+
+    // A register: nothing for a short string (kept inside it), at least the bytes of a long one.
+    Value reg(Register{});
+    reg.as<Register>()->assign(us, Hlc::from_parts(1, 0), "short");
+    CHECK(reg.heap_bytes() == 0);
+    reg.as<Register>()->assign(us, Hlc::from_parts(2, 0), std::string(1000, 'v'));
+    CHECK(reg.heap_bytes() >= 1001);
+    CHECK(reg.heap_bytes() < 1100);
+
+    // A counter: one block for its entry per writer.
+    Value counter(PnCounter{});
+    REQUIRE(counter.as<PnCounter>()->add(us, 5).has_value());
+    const std::size_t one_writer = counter.heap_bytes();
+    CHECK(one_writer >= sizeof(PnCounter::Entry));
+    REQUIRE(counter.as<PnCounter>()->add(ReplicaId{2, 0}, 5).has_value());
+    REQUIRE(counter.as<PnCounter>()->add(ReplicaId{3, 0}, 5).has_value());
+    CHECK(counter.heap_bytes() > one_writer);
+
+    // A set: grows with its members and shrinks again when they are removed.
+    Value set(StringSet{});
+    const std::size_t empty = set.heap_bytes();
+    for (int i = 0; i < 100; ++i) set.as<StringSet>()->add(us, "member" + std::to_string(i));
+    const std::size_t full = set.heap_bytes();
+    CHECK(full > empty + 100 * 2 * sizeof(std::string));
+    for (int i = 0; i < 100; ++i) set.as<StringSet>()->remove("member" + std::to_string(i));
+    CHECK(set.heap_bytes() < full);
+}
