@@ -9,6 +9,8 @@
 #include <new>
 #include <random>
 
+#include "crdt/heap_bytes.hpp"
+
 namespace meridian::node {
 
 namespace {
@@ -79,11 +81,6 @@ std::uint64_t hash_bytes(const unsigned char* p, std::size_t len, std::uint64_t 
                static_cast<std::uint64_t>(r >> 64) ^ kSecret1);
 }
 
-// What glibc malloc takes for an n-byte request: an 8-byte header, rounded up to 16, at least 32.
-constexpr std::size_t chunk_bytes(std::size_t n) {
-    return std::max<std::size_t>(32, (n + 8 + 15) & ~std::size_t{15});
-}
-
 constexpr std::size_t kMinBuckets = 4;
 // The stored hash has 32 bits: more buckets than that would stay empty.
 constexpr std::size_t kMaxBuckets = std::size_t{1} << 32;
@@ -129,6 +126,7 @@ Keyspace::Keyspace(Keyspace&& other) noexcept
       rehash_index_(std::exchange(other.rehash_index_, 0)),
       visible_(std::exchange(other.visible_, 0)),
       entry_bytes_(std::exchange(other.entry_bytes_, 0)),
+      value_heap_bytes_(std::exchange(other.value_heap_bytes_, 0)),
       seed_(other.seed_) {}
 
 Keyspace& Keyspace::operator=(Keyspace&& other) noexcept {
@@ -139,6 +137,7 @@ Keyspace& Keyspace::operator=(Keyspace&& other) noexcept {
         rehash_index_ = std::exchange(other.rehash_index_, 0);
         visible_ = std::exchange(other.visible_, 0);
         entry_bytes_ = std::exchange(other.entry_bytes_, 0);
+        value_heap_bytes_ = std::exchange(other.value_heap_bytes_, 0);
         seed_ = other.seed_;
     }
     return *this;
@@ -161,6 +160,7 @@ void Keyspace::free_all() noexcept {
     rehash_index_ = 0;
     visible_ = 0;
     entry_bytes_ = 0;
+    value_heap_bytes_ = 0;
 }
 
 std::uint32_t Keyspace::hash_of(std::string_view key) const {
@@ -208,9 +208,10 @@ Keyspace::Acquired Keyspace::acquire(std::string_view key, crdt::ValueType type_
     const Slot slot = locate(key, hash);
     if (slot.link != nullptr) {
         Entry* entry = *slot.link;
-        return Acquired{entry, false, entry->value.exists()};
+        return Acquired{entry, false, entry->value.exists(), entry->value.heap_bytes()};
     }
-    return Acquired{insert_new(key, hash, type_if_new), true, false};
+    Entry* entry = insert_new(key, hash, type_if_new);
+    return Acquired{entry, true, false, entry->value.heap_bytes()};
 }
 
 void Keyspace::settle(const Acquired& acquired) noexcept {
@@ -218,6 +219,7 @@ void Keyspace::settle(const Acquired& acquired) noexcept {
     const bool visible = value.exists();
     if (visible && !acquired.was_visible) ++visible_;
     if (!visible && acquired.was_visible) --visible_;
+    value_heap_bytes_ = value_heap_bytes_ - acquired.heap_before + value.heap_bytes();
     if (acquired.created && !visible && value == empty_value(value.type())) {
         const std::string_view key = acquired.entry->key();
         unlink_and_free(locate(key, acquired.entry->hash));
@@ -240,7 +242,8 @@ Keyspace::Entry* Keyspace::insert_new(std::string_view key, std::uint32_t hash,
     entry->next = bucket;
     bucket = entry;
     ++table.used;
-    entry_bytes_ += chunk_bytes(block);
+    entry_bytes_ += crdt::malloc_chunk_bytes(block);
+    value_heap_bytes_ += entry->value.heap_bytes();
     return entry;
 }
 
@@ -264,7 +267,8 @@ void Keyspace::unlink_and_free(Slot slot) noexcept {
     *slot.link = entry->next;
     --slot.table->used;
     const std::size_t block = sizeof(Entry) + entry->key_size;
-    entry_bytes_ -= chunk_bytes(block);
+    entry_bytes_ -= crdt::malloc_chunk_bytes(block);
+    value_heap_bytes_ -= entry->value.heap_bytes();
     entry->~Entry();
     ::operator delete(entry, block);
 }
@@ -337,7 +341,8 @@ void Keyspace::rehash_buckets(std::size_t max_buckets) {
 }
 
 std::size_t Keyspace::memory_bytes() const {
-    return (tables_[0].bucket_count() + tables_[1].bucket_count()) * sizeof(Entry*) + entry_bytes_;
+    return (tables_[0].bucket_count() + tables_[1].bucket_count()) * sizeof(Entry*) +
+           entry_bytes_ + value_heap_bytes_;
 }
 
 }  // namespace meridian::node

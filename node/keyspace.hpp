@@ -84,9 +84,8 @@ public:
     bool rehash(std::size_t max_buckets);
     bool rehashing() const { return tables_[1].buckets != nullptr; }
 
-    // Heap bytes of the bucket arrays and the entry blocks (with glibc's chunk rounding), for
-    // INFO memory. Heap held inside a Value (strings past SSO, counter entries, the boxed set)
-    // is not included.
+    // Heap bytes of the bucket arrays, the entry blocks and what the values hold (strings past
+    // SSO, counter entries, the boxed set: crdt::Value::heap_bytes), for INFO memory.
     std::size_t memory_bytes() const;
 
     // The seed Keyspace() uses: random, drawn once per process.
@@ -122,6 +121,7 @@ private:
         Entry* entry;
         bool created;
         bool was_visible;
+        std::size_t heap_before;  // entry->value.heap_bytes() before f ran
     };
     class Settle {
     public:
@@ -160,6 +160,7 @@ private:
     std::size_t rehash_index_ = 0;  // buckets of tables_[0] below this are moved
     std::size_t visible_ = 0;
     std::size_t entry_bytes_ = 0;
+    std::size_t value_heap_bytes_ = 0;  // sum of the values' heap_bytes()
     std::uint64_t seed_;
 };
 
