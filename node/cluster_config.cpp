@@ -235,6 +235,7 @@ struct CountKey {
 const std::array u64_keys = {
     CountKey<std::uint64_t>{"wal_retention_bytes", &ClusterConfig::wal_retention_bytes, 1},
     CountKey<std::uint64_t>{"wal_segment_bytes", &ClusterConfig::wal_segment_bytes, 1},
+    CountKey<std::uint64_t>{"log_tail_bytes", &ClusterConfig::log_tail_bytes, 0},
     CountKey<std::uint64_t>{"snapshot_every_records", &ClusterConfig::snapshot_every_records, 1},
     CountKey<std::uint64_t>{"max_bulk_bytes", &ClusterConfig::max_bulk_bytes, 1},
     CountKey<std::uint64_t>{"batch_bytes", &ClusterConfig::batch_bytes, 1},

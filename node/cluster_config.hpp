@@ -50,6 +50,7 @@ struct ClusterConfig {
     // Tunables: optional top-level keys with these defaults.
     std::uint64_t wal_retention_bytes = 1ull << 30;
     std::uint64_t wal_segment_bytes = 64ull << 20;
+    std::uint64_t log_tail_bytes = 64ull << 20;
     std::uint64_t snapshot_every_records = 1'000'000;
     std::uint32_t snapshot_every_seconds = 300;
     std::uint32_t max_clients = 10'000;

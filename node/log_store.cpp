@@ -84,8 +84,9 @@ Expected<std::uint64_t, std::string> LogStore::append(std::shared_ptr<const LogR
     }
     next_append_ = *lsn + 1;
     if (record->kind == LogRecord::Kind::vv_merge) add_checkpoint(next_append_);
-    tail_.push_back(LoggedRecord{*lsn, now_ms, payload.size(), std::move(record)});
-    tail_bytes_ += payload.size();
+    const std::size_t cost = sizeof(TailEntry) + replication::memory_bytes(*record);
+    tail_.push_back(TailEntry{LoggedRecord{*lsn, now_ms, payload.size(), std::move(record)}, cost});
+    tail_bytes_ += cost;
     ++stats_.records_appended;
     stats_.bytes_appended += payload.size();
     return *lsn;
@@ -177,8 +178,8 @@ Expected<void, std::string> LogStore::sync_now() {
 void LogStore::advance_visible(std::uint64_t end) {
     while (visible_end_ < end) {
         const std::uint64_t offset =
-            visible_end_ - tail_.front().lsn;  // never trimmed before visible
-        const LoggedRecord& entry = tail_[offset];
+            visible_end_ - tail_.front().logged.lsn;  // never trimmed before visible
+        const LoggedRecord& entry = tail_[offset].logged;
         ++visible_end_;
         if (on_visible) on_visible(entry);
     }
@@ -209,8 +210,8 @@ void LogStore::fail(const std::string& error) {
 
 void LogStore::trim_tail() {
     while (tail_bytes_ > options_.tail_bytes && !tail_.empty() &&
-           tail_.front().lsn < visible_end_) {
-        tail_bytes_ -= tail_.front().bytes;
+           tail_.front().logged.lsn < visible_end_) {
+        tail_bytes_ -= tail_.front().cost;
         tail_.pop_front();
     }
 }
@@ -228,11 +229,11 @@ std::optional<std::uint64_t> LogStore::start_for(const crdt::VersionVector& vv) 
 bool LogStore::read(std::uint64_t from, std::size_t max_bytes, std::vector<LoggedRecord>& out) {
     if (from < first_retained_) return false;
     if (from >= visible_end_) return true;
-    const std::uint64_t tail_first = tail_.empty() ? next_append_ : tail_.front().lsn;
+    const std::uint64_t tail_first = tail_.empty() ? next_append_ : tail_.front().logged.lsn;
     std::size_t bytes = 0;
     if (from >= tail_first) {
         for (std::uint64_t lsn = from; lsn < visible_end_ && bytes < max_bytes; ++lsn) {
-            out.push_back(tail_[lsn - tail_first]);
+            out.push_back(tail_[lsn - tail_first].logged);
             bytes += out.back().bytes;
         }
         return true;

@@ -35,7 +35,9 @@ struct LogStoreOptions {
     FsyncMode fsync = FsyncMode::everysec;
     std::uint64_t segment_bytes = 64ull << 20;
     std::uint64_t retention_bytes = 1ull << 30;
-    std::size_t tail_bytes = 64u << 20;        // recent records kept in memory
+    // Recent records kept decoded in memory for peers a little behind, by their heap footprint
+    // (replication::memory_bytes); older ones are read back from the WAL.
+    std::size_t tail_bytes = 64u << 20;
     std::uint32_t checkpoint_every = 1024;     // records between catch-up checkpoints
 };
 
@@ -112,6 +114,8 @@ public:
     bool broken() const { return !error_.empty(); }
     const std::string& error() const { return error_; }
     const LogStats& stats() const { return stats_; }
+    // Heap bytes of the in-memory tail: records and their slots (for INFO memory).
+    std::size_t tail_memory_bytes() const { return tail_bytes_; }
     std::uint64_t wal_bytes() const;
 
 private:
@@ -141,8 +145,12 @@ private:
     std::map<std::uint64_t, crdt::VersionVector> checkpoints_;
     std::uint64_t since_checkpoint_ = 0;
 
-    std::deque<replication::LoggedRecord> tail_;  // consecutive lsns ending at next_append_ - 1
-    std::size_t tail_bytes_ = 0;
+    struct TailEntry {
+        replication::LoggedRecord logged;
+        std::size_t cost;  // its slot and replication::memory_bytes(), computed once
+    };
+    std::deque<TailEntry> tail_;  // consecutive lsns ending at next_append_ - 1
+    std::size_t tail_bytes_ = 0;  // sum of tail_'s costs
     std::multimap<std::uint64_t, std::function<void(bool)>> waiters_;
 
     // Catch-up reads resume where the last one stopped instead of re-reading

@@ -89,6 +89,7 @@ Expected<void, std::string> Node::start() {
     log_options.fsync = config.fsync;
     log_options.segment_bytes = config.wal_segment_bytes;
     log_options.retention_bytes = config.wal_retention_bytes;
+    log_options.tail_bytes = config.log_tail_bytes;
     auto log = LogStore::open(env, io_, log_options, std::move(recovered->log));
     if (!log) return unexpected(log.error());
     log_ = std::move(*log);

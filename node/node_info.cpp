@@ -94,10 +94,16 @@ std::string Node::info(std::string_view section) {
             << "writes_awaiting_durability:" << pending_replies_.size() << "\r\n\r\n";
     }
     if (wants("memory")) {
-        const std::uint64_t used = keyspace_.memory_bytes();
+        // Estimated heap (crdt/heap_bytes.hpp): the keys and their states, and the recent log
+        // records kept decoded for peers. Buffers, indexes and allocator slack show in RSS only.
+        const std::uint64_t dataset = keyspace_.memory_bytes();
+        const std::uint64_t tail = log_->tail_memory_bytes();
+        const std::uint64_t used = dataset + tail;
         out << "# Memory\r\n"
             << "used_memory:" << used << "\r\n"
             << "used_memory_human:" << human_bytes(used) << "\r\n"
+            << "used_memory_dataset:" << dataset << "\r\n"
+            << "used_memory_log_tail:" << tail << "\r\n"
             << "used_memory_rss:" << resident_bytes() << "\r\n"
             << "used_memory_rss_human:" << human_bytes(resident_bytes()) << "\r\n\r\n";
     }
@@ -229,6 +235,8 @@ std::string Node::metrics_text() {
               {{"region", region}}, s.protocol_errors);
     t.gauge("meridian_keyspace_bytes", "Approximate heap bytes held by the keyspace", {{"region", region}},
             keyspace_.memory_bytes());
+    t.gauge("meridian_log_tail_bytes", "Approximate heap bytes of the log records kept in memory",
+            {{"region", region}}, log_->tail_memory_bytes());
     t.gauge("meridian_wal_bytes", "Bytes in WAL segments", {{"region", region}}, log_->wal_bytes());
     t.counter("meridian_wal_records_total", "Records appended to the WAL", {{"region", region}},
               log_->stats().records_appended);

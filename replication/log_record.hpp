@@ -55,6 +55,10 @@ struct LogRecord {
     friend bool operator==(const LogRecord&, const LogRecord&) = default;
 };
 
+// Heap bytes a decoded record held by a std::make_shared pointer takes (crdt/heap_bytes.hpp
+// estimates): often ten times its encoded size, so the in-memory log tail is budgeted by it.
+std::size_t memory_bytes(const LogRecord& record);
+
 std::string encode_record(const LogRecord& record);
 Expected<LogRecord, std::string> decode_record(std::string_view bytes);
 

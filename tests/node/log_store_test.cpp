@@ -212,6 +212,27 @@ TEST_CASE("a read from disk stops where the tail begins and the tail serves the 
     CHECK(disk_reads < 50);  // the newest records came from memory
 }
 
+TEST_CASE("the tail is budgeted by the records' memory, which exceeds their encoded size") {
+    constexpr std::size_t kBudget = 20'000;
+    Harness h(FsyncMode::no, [](LogStoreOptions& o) { o.tail_bytes = kBudget; });
+    std::size_t encoded = 0;
+    std::size_t in_memory = 0;
+    for (std::uint64_t seq = 1; seq <= 200; ++seq) {
+        auto record = delta_record(region_a, seq, 100);
+        encoded += meridian::replication::encode_record(*record).size();
+        in_memory += meridian::replication::memory_bytes(*record);
+        h.append(std::move(record));
+        h.log->flush();
+    }
+    CHECK(in_memory > encoded);  // a decoded record costs more than its bytes on the wire
+    CHECK(h.log->tail_memory_bytes() <= kBudget);
+    // Trimmed by one record at a time: the tail stops within a record of its budget.
+    CHECK(h.log->tail_memory_bytes() > kBudget - 2 * (in_memory / 200));
+    const auto before = h.log->stats().disk_reads;
+    read_all(*h.log, 1, 1 << 30);
+    CHECK(h.log->stats().disk_reads > before);  // the older records came from the WAL
+}
+
 TEST_CASE("a reopened log reads the previous run's records from disk and keeps their checkpoints") {
     TempDir dir;
     FaultEnv env;
