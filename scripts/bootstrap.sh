@@ -11,6 +11,7 @@ packages=(
   g++ cmake ninja-build pkg-config ccache openssl
   libboost-dev libcereal-dev liblz4-dev libssl-dev libspdlog-dev
   libtomlplusplus-dev libcli11-dev libhiredis-dev
+  libjemalloc-dev                   # meridian-node's allocator (not in sanitized builds)
   catch2 librapidcheck-dev
   redis-server redis-tools          # redis-cli for users, redis-server for side-by-side benchmarks
   clang libclang-rt-14-dev          # libFuzzer targets
