@@ -564,20 +564,24 @@ void figure_memory(const Settings& s, Results& out) {
         " distinct keys of each type written at region 1 / the master (8 clients, pipeline "
         "16), replicated to all three regions / both replicas; growth of INFO memory "
         "used_memory (each server's own accounting) and of the process RSS, divided by the "
-        "number of keys, at the writer and at region 2 / replica 1. Counters are written first, "
-        "then LWW registers (16-byte values) into the same servers.";
+        "number of keys, at the writer and at region 2 / replica 1; for Meridian also its "
+        "keyspace alone (used_memory_dataset: used_memory without the in-memory log tail, "
+        "log_tail_bytes, a fixed 64 MiB however many keys). Counters are written first, then "
+        "LWW registers (16-byte values) into the same servers.";
     table.header = {"keys",
                     "Meridian used_memory B/key (writer / replica)",
                     "Meridian RSS B/key (writer / replica)",
                     "Redis used_memory B/key (writer / replica)",
                     "Redis RSS B/key (writer / replica)",
+                    "Meridian keyspace B/key (writer)",
                     "ratio M/R (RSS, writer)"};
     progress("memory: starting systems");
     MeridianCluster meridian(s.bins, {3, -1, false, ""});
     RedisCluster redis(s.bins, {2, -1, false});
     const double n = static_cast<double>(s.memory_keys);
     for (Op op : {Op::incrby, Op::set}) {
-        std::map<std::string, std::vector<double>> per_key;  // used w, used r, rss w, rss r
+        // used w, used r, rss w, rss r, dataset w
+        std::map<std::string, std::vector<double>> per_key;
         for (System* sys : {static_cast<System*>(&meridian), static_cast<System*>(&redis)}) {
             sys->wait_replicated(60000);
             const auto w0 = memory_of(sys->writer_port());
@@ -595,8 +599,9 @@ void figure_memory(const Settings& s, Results& out) {
             auto delta = [n](std::uint64_t after, std::uint64_t before) {
                 return (static_cast<double>(after) - static_cast<double>(before)) / n;
             };
-            per_key[sys->name()] = {delta(w1.first, w0.first), delta(r1.first, r0.first),
-                                    delta(w1.second, w0.second), delta(r1.second, r0.second)};
+            per_key[sys->name()] = {delta(w1.used, w0.used), delta(r1.used, r0.used),
+                                    delta(w1.rss, w0.rss), delta(r1.rss, r0.rss),
+                                    delta(w1.dataset, w0.dataset)};
             const auto& v = per_key[sys->name()];
             emit("memory", {{"system", sys->name()},
                             {"type", op == Op::incrby ? "counter" : "lww"},
@@ -604,19 +609,22 @@ void figure_memory(const Settings& s, Results& out) {
                             {"used_per_key_writer", fmt(v[0], 1)},
                             {"used_per_key_replica", fmt(v[1], 1)},
                             {"rss_per_key_writer", fmt(v[2], 1)},
-                            {"rss_per_key_replica", fmt(v[3], 1)}});
+                            {"rss_per_key_replica", fmt(v[3], 1)},
+                            {"keyspace_per_key_writer", fmt(v[4], 1)}});
         }
         const auto& m = per_key["meridian"];
         const auto& r = per_key["redis"];
         table.rows.push_back({op == Op::incrby ? "counter" : "LWW register",
                               fmt(m[0]) + " / " + fmt(m[1]), fmt(m[2]) + " / " + fmt(m[3]),
                               fmt(r[0]) + " / " + fmt(r[1]), fmt(r[2]) + " / " + fmt(r[3]),
-                              ratio_text(m[2], r[2])});
+                              fmt(m[4]), ratio_text(m[2], r[2])});
         if (op == Op::incrby) {
             out.targets.push_back(
                 {"memory-counter", "memory per counter key <= 1.5 x redis-server's",
                  "RSS ratio " + ratio_text(m[2], r[2]) + " (" + fmt(m[2]) + " vs " + fmt(r[2]) +
-                     " B/key); used_memory ratio " + ratio_text(m[0], r[0]),
+                     " B/key); used_memory ratio " + ratio_text(m[0], r[0]) +
+                     "; Meridian's keyspace alone " + fmt(m[4]) + " B/key (" +
+                     ratio_text(m[4], r[2]) + " of Redis's RSS)",
                  r[2] > 0 && m[2] / r[2] <= 1.5});
         }
     }

@@ -290,10 +290,11 @@ bool RedisCluster::wait_replicated(int timeout_ms) {
         timeout_ms, 2);
 }
 
-std::pair<std::uint64_t, std::uint64_t> memory_of(std::uint16_t port) {
+MemoryInfo memory_of(std::uint16_t port) {
     Client c(port);
     auto info = c.info("memory");
-    return {to_u64(info["used_memory"]), to_u64(info["used_memory_rss"])};
+    return {to_u64(info["used_memory"]), to_u64(info["used_memory_dataset"]),
+            to_u64(info["used_memory_rss"])};
 }
 
 }  // namespace meridian::bench

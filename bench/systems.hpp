@@ -145,7 +145,13 @@ private:
     std::vector<Replica> replicas_;
 };
 
-// used_memory and used_memory_rss from INFO memory (both systems report the two fields).
-std::pair<std::uint64_t, std::uint64_t> memory_of(std::uint16_t port);
+// From INFO memory. used_memory_dataset means different things: Meridian's is its keyspace
+// (used_memory without the in-memory log tail), Redis's leaves out its dict's own structures.
+struct MemoryInfo {
+    std::uint64_t used = 0;
+    std::uint64_t dataset = 0;
+    std::uint64_t rss = 0;
+};
+MemoryInfo memory_of(std::uint16_t port);
 
 }  // namespace meridian::bench
