@@ -46,7 +46,7 @@ PnCounter PnCounter::reset() {
     // whoever joins it never holds a baseline above the entry it came from.
     PnCounter delta;
     delta.entries_ = entries_;
-    delta.baselines_ = entries_;
+    delta.baselines_.assign(entries_.begin(), entries_.end());
     detail::join_entries(baselines_, entries_, merge_max);
     return delta;
 }

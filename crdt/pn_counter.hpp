@@ -17,6 +17,7 @@
 #include "crdt/expected.hpp"
 #include "crdt/heap_bytes.hpp"
 #include "crdt/ids.hpp"
+#include "crdt/small_vector.hpp"
 #include "crdt/wide_int.hpp"
 
 namespace meridian::crdt {
@@ -53,7 +54,7 @@ public:
     std::span<const Entry> entries() const { return entries_; }
     std::span<const Entry> baselines() const { return baselines_; }
     // Heap bytes held beyond sizeof (see crdt/heap_bytes.hpp).
-    std::size_t heap_bytes() const { return heap_bytes_of(entries_) + heap_bytes_of(baselines_); }
+    std::size_t heap_bytes() const { return entries_.heap_bytes() + heap_bytes_of(baselines_); }
 
     friend bool operator==(const PnCounter&, const PnCounter&) = default;
 
@@ -63,7 +64,7 @@ public:
 private:
     detail::Int128 exact_value() const;
 
-    std::vector<Entry> entries_;    // sorted by replica
+    SmallVector<Entry> entries_;    // sorted by replica; one region's inline
     std::vector<Entry> baselines_;  // sorted by replica; what resets observed
 };
 

@@ -81,6 +81,21 @@ void serialize(Archive& ar, LwwRegister<U>& reg) {
     if (reg.written_) ar(reg.stamp_.time, reg.stamp_.writer, reg.value_);
 }
 
+// The same bytes as a std::vector<T>: cereal's size tag, then each element.
+template <class Archive, class T>
+void save(Archive& ar, const SmallVector<T>& v) {
+    ar(cereal::make_size_tag(static_cast<cereal::size_type>(v.size())));
+    for (const T& e : v) ar(e);
+}
+
+template <class Archive, class T>
+void load(Archive& ar, SmallVector<T>& v) {
+    cereal::size_type n = 0;
+    ar(cereal::make_size_tag(n));
+    v.resize(static_cast<std::size_t>(n));
+    for (T& e : v) ar(e);
+}
+
 template <class Archive>
 void serialize(Archive& ar, PnCounter::Entry& e) {
     ar(e.replica, e.increments, e.decrements);
