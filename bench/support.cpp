@@ -15,30 +15,17 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <set>
 #include <sstream>
 #include <thread>
+
+#include "tests/tools/loopback_port.hpp"
 
 namespace meridian::bench {
 
 std::uint16_t free_port() {
-    static std::set<std::uint16_t> handed_out;
-    for (int attempt = 0; attempt < 100; ++attempt) {
-        int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-        if (fd < 0) throw BenchError("socket(): " + std::string(std::strerror(errno)));
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        addr.sin_port = 0;
-        socklen_t len = sizeof addr;
-        const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-                        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
-        ::close(fd);
-        if (!ok) continue;
-        const std::uint16_t port = ntohs(addr.sin_port);
-        if (handed_out.insert(port).second) return port;
-    }
-    throw BenchError("no free loopback port");
+    const auto port = meridian::testing::lease_loopback_port();
+    if (!port) throw BenchError("no free loopback port outside the ephemeral range");
+    return *port;
 }
 
 ScratchDir::ScratchDir() {

@@ -16,12 +16,12 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <set>
 #include <sstream>
 #include <thread>
 
 #include "cluster_template.hpp"  // generated from examples/cluster.toml
 #include "resp_client.hpp"
+#include "tests/tools/loopback_port.hpp"
 
 namespace meridian::demo {
 
@@ -31,23 +31,10 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-// A loopback port that was free a moment ago; never the same one twice.
+// A loopback port held for this process (see tests/tools/loopback_port.hpp).
 Expected<std::uint16_t, std::string> free_port() {
-    static std::set<std::uint16_t> handed_out;
-    for (int attempt = 0; attempt < 100; ++attempt) {
-        const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0) return unexpected(std::string("socket: ") + std::strerror(errno));
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t length = sizeof addr;
-        const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-                           ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length) == 0;
-        ::close(fd);
-        if (!bound) return unexpected(std::string("bind: ") + std::strerror(errno));
-        if (handed_out.insert(ntohs(addr.sin_port)).second) return ntohs(addr.sin_port);
-    }
-    return unexpected(std::string("no free loopback port"));
+    if (auto port = meridian::testing::lease_loopback_port()) return *port;
+    return unexpected(std::string("no free loopback port outside the ephemeral range"));
 }
 
 std::uint16_t port_of(std::string_view address) {

@@ -22,9 +22,10 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <set>
 #include <sstream>
 #include <thread>
+
+#include "tests/tools/loopback_port.hpp"
 
 namespace meridian::test {
 
@@ -208,27 +209,9 @@ std::string printable(const std::string& s) {
 // ---- free_port, TempDir ------------------------------------------------------------------
 
 std::uint16_t free_port() {
-    static std::set<std::uint16_t> handed_out;
-    for (int attempt = 0; attempt < 200; ++attempt) {
-        int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0) FAIL(errno_text("free_port: socket"));
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        addr.sin_port = 0;
-        socklen_t len = sizeof addr;
-        if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-            ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-            const std::string why = errno_text("free_port: bind");
-            ::close(fd);
-            FAIL(why);
-        }
-        ::close(fd);
-        const std::uint16_t port = ntohs(addr.sin_port);
-        if (handed_out.insert(port).second) return port;
-    }
-    FAIL("free_port: the kernel kept returning ports already handed out");
-    return 0;
+    const auto port = meridian::testing::lease_loopback_port();
+    if (!port) FAIL("free_port: every loopback port outside the ephemeral range is taken");
+    return *port;
 }
 
 TempDir::TempDir() {

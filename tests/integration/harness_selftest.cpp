@@ -8,6 +8,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -28,6 +29,7 @@
 
 #include "integration/harness.hpp"
 #include "node/cluster_config.hpp"
+#include "tests/tools/loopback_port.hpp"
 
 namespace {
 
@@ -332,6 +334,22 @@ TEST_CASE("free_port hands out distinct loopback ports that can be bound") {
         TestServer server(TestServer::Mode::echo, ports[i]);
         CHECK(server.port() == ports[i]);
     }
+}
+
+TEST_CASE("free_port leases ports the kernel never picks on its own, locked against other processes") {
+    const auto range = meridian::testing::leasable_ports();
+    unsigned low = 0, high = 0;
+    std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> low >> high;
+    REQUIRE(high >= low);
+    const std::uint16_t port = free_port();
+    CHECK(port >= range.first);
+    CHECK(port <= range.last);
+    CHECK((port < low || port > high));
+    // Another process (here: another open file description) cannot take the lease.
+    const int fd = ::open(meridian::testing::port_lock_path(port).c_str(), O_RDWR | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    CHECK(::flock(fd, LOCK_EX | LOCK_NB) != 0);
+    ::close(fd);
 }
 
 TEST_CASE("a temporary directory and its contents are removed when it goes out of scope") {
