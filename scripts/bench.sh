@@ -4,7 +4,7 @@
 #
 #   scripts/bench.sh                 bootstrap, build build-bench/ (RelWithDebInfo), run the suite
 #   scripts/bench.sh --smoke         every figure with tiny counts, written to build-bench/bench-smoke.md
-#   scripts/bench.sh --no-bootstrap  skip scripts/bootstrap.sh (packages installed, build/ not needed)
+#   scripts/bench.sh --no-bootstrap  skip scripts/bootstrap.sh (the packages are installed)
 #
 # Extra arguments go to meridian-bench (e.g. --repeats 5, --catchup-ops 200000).
 set -euo pipefail
@@ -21,14 +21,14 @@ for a in "$@"; do
   esac
 done
 
-# Packages (redis-server among them) and the release build/.
-if ((bootstrap)); then scripts/bootstrap.sh; fi
+# Packages (redis-server among them); the bench builds its own tree below.
+if ((bootstrap)); then scripts/bootstrap.sh --packages; fi
 
 # A RelWithDebInfo build without sanitizers, with the tests' tools: the relay the bench puts
 # on replication links is tests/tools' meridian-fault-proxy.
 build_dir=build-bench
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMERIDIAN_SANITIZE=OFF >/dev/null
-cmake --build "$build_dir" --target meridian-bench meridian-node meridian-fault-proxy -j "${MERIDIAN_JOBS:-1}"
+cmake --build "$build_dir" --target meridian-bench meridian-node meridian-fault-proxy -j "${MERIDIAN_JOBS:-2}"
 
 if ((smoke)); then
   exec "$build_dir/bin/meridian-bench" suite --smoke --out "$build_dir/bench-smoke.md" "${args[@]}"

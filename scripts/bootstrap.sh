@@ -4,6 +4,7 @@
 #
 #   scripts/bootstrap.sh            release build into build/ (binaries in build/bin/)
 #   scripts/bootstrap.sh --sanitize ASan+UBSan build with tests into build-asan/
+#   scripts/bootstrap.sh --packages  the packages alone (scripts/bench.sh builds its own tree)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +30,7 @@ if ((${#missing[@]})); then
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+if [ "${1:-}" = "--packages" ]; then exit 0; fi
 
 build_dir=build
 cmake_args=(-G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMERIDIAN_TESTS=OFF)
