@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benchmark suite (Meridian side by side with redis-server) and writes
-# docs/BENCHMARKS.md. About 8-10 minutes on a 2-core machine.
+# docs/BENCHMARKS.md. About 10 minutes on a 2-core machine once the packages are installed
+# (10 min 05 s from a fresh clone on 2026-12-03: 3 min of build, 7 min of suite).
 #
 #   scripts/bench.sh                 bootstrap, build build-bench/ (RelWithDebInfo), run the suite
 #   scripts/bench.sh --smoke         every figure with tiny counts, written to build-bench/bench-smoke.md
