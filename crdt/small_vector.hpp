@@ -109,13 +109,18 @@ private:
     }
 
     void take(SmallVector& other) {
-        std::memcpy(&storage_, &other.storage_, sizeof(storage_));
+        // Only the live member: the inline slot of an empty vector holds no value.
+        if (other.on_heap()) {
+            storage_.heap = other.storage_.heap;
+        } else if (other.size_ != 0) {
+            storage_.one = other.storage_.one;
+        }
         size_ = std::exchange(other.size_, 0);
         capacity_ = std::exchange(other.capacity_, 1);
     }
 
     union Storage {
-        Storage() {}  // nothing to initialise: size_ says what is there
+        Storage() : heap(nullptr) {}  // size_ and capacity_ say which member is live
         T one;
         T* heap;
     } storage_;
