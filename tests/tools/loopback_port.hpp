@@ -57,9 +57,6 @@ namespace detail {
 // When the lock directory cannot be used the bind probe alone decides (-2).
 inline int lock_port(std::uint16_t port) {
     const auto path = port_lock_path(port);
-    std::error_code ignored;
-    std::filesystem::create_directories(path.parent_path(), ignored);
-    std::filesystem::permissions(path.parent_path(), std::filesystem::perms::all, ignored);
     const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
     if (fd < 0) return -2;
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -94,6 +91,11 @@ inline std::optional<std::uint16_t> lease_loopback_port() {
     static std::mutex mutex;
     static std::set<std::uint16_t> handed_out;  // in case the lock directory is unusable
     const std::lock_guard<std::mutex> guard(mutex);
+    // Shared by every user's test runs, hence open to all.
+    const auto lock_dir = port_lock_path(0).parent_path();
+    std::error_code ignored;
+    std::filesystem::create_directories(lock_dir, ignored);
+    std::filesystem::permissions(lock_dir, std::filesystem::perms::all, ignored);
     const PortRange range = leasable_ports();
     const unsigned span = range.last - range.first + 1u;
     std::mt19937 random(std::random_device{}());
