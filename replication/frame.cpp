@@ -79,9 +79,14 @@ std::string_view describe(FrameType type) {
 
 FrameEncoder::FrameEncoder(Options options) : options_(options) {}
 
+void FrameEncoder::authenticate(const FrameKey& key) {
+    mac_.emplace(key);
+    sequence_ = 0;
+}
+
 void FrameEncoder::encode(FrameType type, std::string_view payload, std::string& out) {
     assert(payload.size() <= options_.max_payload_bytes &&
-           payload.size() <= std::numeric_limits<std::uint32_t>::max());
+           payload.size() <= std::numeric_limits<std::uint32_t>::max() - frame_tag_bytes);
     const std::size_t start = out.size();
     out.append(frame_header_bytes, '\0');
 
@@ -98,17 +103,29 @@ void FrameEncoder::encode(FrameType type, std::string_view payload, std::string&
     }
     if (flags == 0) out.append(payload);
 
-    const std::size_t wire = out.size() - start - frame_header_bytes;
-    put_u32_le(static_cast<std::uint32_t>(wire), out.data() + start);
+    const std::size_t body = out.size() - start - frame_header_bytes;
+    const std::size_t tag = mac_ ? frame_tag_bytes : 0;
+    put_u32_le(static_cast<std::uint32_t>(body + tag), out.data() + start);
     out[start + 4] = static_cast<char>(type);
     out[start + 5] = static_cast<char>(flags);
+    if (mac_) {
+        out.resize(out.size() + tag);
+        const char* frame = out.data() + start;
+        mac_->tag(sequence_++, std::string_view(frame, frame_header_bytes),
+                  std::string_view(frame + frame_header_bytes, body),
+                  reinterpret_cast<std::uint8_t*>(out.data() + start + frame_header_bytes + body));
+    }
 
     ++stats_.frames;
-    stats_.raw_bytes += frame_header_bytes + payload.size();
-    stats_.wire_bytes += frame_header_bytes + wire;
+    stats_.raw_bytes += frame_header_bytes + payload.size() + tag;
+    stats_.wire_bytes += frame_header_bytes + body + tag;
 }
 
 FrameDecoder::FrameDecoder(Options options) : options_(options) {}
+
+void FrameDecoder::authenticate(const FrameKey& key) {
+    mac_.emplace(key);
+}
 
 void FrameDecoder::feed(std::string_view bytes) {
     if (error_) return;
@@ -139,9 +156,17 @@ Expected<std::optional<Frame>, std::string> FrameDecoder::next() {
     const std::uint32_t length = get_u32_le(header);
     const auto type = static_cast<std::uint8_t>(header[4]);
     const auto flags = static_cast<std::uint8_t>(header[5]);
-    if (length > options_.max_payload_bytes) {
-        return fail("frame announces " + std::to_string(length) + " payload bytes, over the " +
-                    std::to_string(options_.max_payload_bytes) + "-byte limit");
+    const bool tagged = frames_ >= options_.untagged_frames;
+    const std::size_t tag_bytes = tagged ? frame_tag_bytes : 0;
+    if (length < tag_bytes) {
+        failed_authentication_ = true;
+        return fail("frame of " + std::to_string(length) + " bytes is too short for its " +
+                    std::to_string(frame_tag_bytes) + "-byte authentication tag");
+    }
+    if (length - tag_bytes > options_.max_payload_bytes) {
+        return fail("frame announces " + std::to_string(length - tag_bytes) +
+                    " payload bytes, over the " + std::to_string(options_.max_payload_bytes) +
+                    "-byte limit");
     }
     if (type == 0 || type > max_frame_type) {
         return fail("unknown frame type " + std::to_string(type));
@@ -151,7 +176,21 @@ Expected<std::optional<Frame>, std::string> FrameDecoder::next() {
     }
     if (available - frame_header_bytes < length) return std::optional<Frame>();
 
-    const std::string_view wire(header + frame_header_bytes, length);
+    // The tag is checked before anything else reads the payload: nothing of a forged frame
+    // reaches the decompressor, let alone the protocol.
+    const std::string_view wire(header + frame_header_bytes, length - tag_bytes);
+    if (tagged) {
+        if (!mac_) return fail("a tagged frame arrived before the link's keys were derived");
+        const std::uint64_t sequence = frames_ - options_.untagged_frames;
+        const auto* tag = reinterpret_cast<const std::uint8_t*>(wire.data() + wire.size());
+        if (!mac_->verify(sequence, std::string_view(header, frame_header_bytes), wire, tag)) {
+            failed_authentication_ = true;
+            return fail(std::string(describe(static_cast<FrameType>(type))) + " frame " +
+                        std::to_string(sequence) +
+                        " failed authentication (altered, injected, replayed, out of order, or "
+                        "tagged under another link's key)");
+        }
+    }
     Frame frame{static_cast<FrameType>(type), {}};
     if (flags & frame_flag_compressed) {
         const auto raw = read_varint(wire);
@@ -171,12 +210,13 @@ Expected<std::optional<Frame>, std::string> FrameDecoder::next() {
     }
 
     offset_ += frame_header_bytes + length;
+    ++frames_;
     if (offset_ == buffer_.size()) {
         buffer_.clear();
         offset_ = 0;
     }
     ++stats_.frames;
-    stats_.raw_bytes += frame_header_bytes + frame.payload.size();
+    stats_.raw_bytes += frame_header_bytes + frame.payload.size() + tag_bytes;
     stats_.wire_bytes += frame_header_bytes + length;
     return std::optional<Frame>(std::move(frame));
 }

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -14,8 +15,10 @@ using meridian::replication::describe;
 using meridian::replication::Frame;
 using meridian::replication::frame_flag_compressed;
 using meridian::replication::frame_header_bytes;
+using meridian::replication::frame_tag_bytes;
 using meridian::replication::FrameDecoder;
 using meridian::replication::FrameEncoder;
+using meridian::replication::FrameKey;
 using meridian::replication::FrameType;
 
 namespace Catch {
@@ -143,6 +146,10 @@ std::string first_block(const std::string& payload) {
     return wire.substr(frame_header_bytes + varint(payload.size()).size());
 }
 
+// Most tests here are about cutting and decompressing frames: their decoders expect no tags.
+// Tagged frames have the tests at the end of this file.
+constexpr FrameDecoder::Options untagged{.untagged_frames = SIZE_MAX};
+
 // Every frame the decoder can complete now; fails the test on a decoding error.
 std::vector<Frame> drain(FrameDecoder& decoder) {
     std::vector<Frame> frames;
@@ -154,7 +161,7 @@ std::vector<Frame> drain(FrameDecoder& decoder) {
     }
 }
 
-std::string decode_error(std::string_view wire, FrameDecoder::Options options = {}) {
+std::string decode_error(std::string_view wire, FrameDecoder::Options options = untagged) {
     FrameDecoder decoder(options);
     decoder.feed(wire);
     auto next = decoder.next();
@@ -201,7 +208,7 @@ TEST_CASE("every frame type survives a round trip, compressed and not") {
             CHECK(static_cast<std::uint8_t>(wire[5]) == (compressed ? frame_flag_compressed : 0));
             CHECK((wire.size() < frame_header_bytes + payload.size()) == compressed);
 
-            FrameDecoder decoder;
+            FrameDecoder decoder(untagged);
             decoder.feed(wire);
             const auto frames = drain(decoder);
             REQUIRE(frames.size() == 1);
@@ -244,7 +251,7 @@ TEST_CASE("a stream split at every byte boundary decodes to the same frames") {
     const Encoded e = mixed_stream(3);
     for (std::size_t split = 0; split <= e.wire.size(); ++split) {
         INFO("split at byte " << split << " of " << e.wire.size());
-        FrameDecoder decoder;
+        FrameDecoder decoder(untagged);
         decoder.feed(std::string_view(e.wire).substr(0, split));
         auto frames = drain(decoder);
         decoder.feed(std::string_view(e.wire).substr(split));
@@ -255,7 +262,7 @@ TEST_CASE("a stream split at every byte boundary decodes to the same frames") {
 
 TEST_CASE("a stream fed one byte at a time decodes to the same frames") {
     const Encoded e = mixed_stream(4);
-    FrameDecoder decoder;
+    FrameDecoder decoder(untagged);
     std::vector<Frame> frames;
     for (char c : e.wire) {
         decoder.feed(std::string_view(&c, 1));
@@ -273,7 +280,7 @@ TEST_CASE("encoder and decoder count the same frames and bytes") {
         encoder.encode(f.type, f.payload, wire);
         raw += frame_header_bytes + f.payload.size();
     }
-    FrameDecoder decoder;
+    FrameDecoder decoder(untagged);
     decoder.feed(wire);
     CHECK(drain(decoder).size() == e.frames.size());
     CHECK(encoder.stats().frames == e.frames.size());
@@ -299,7 +306,7 @@ TEST_CASE("small similar batches compress far better with the earlier ones as di
         alone.encode(FrameType::records, batch, one);
         alone_wire += one.size();
     }
-    FrameDecoder decoder;
+    FrameDecoder decoder(untagged);
     decoder.feed(stream_wire);
     const auto frames = drain(decoder);
     REQUIRE(frames.size() == batches.size());
@@ -320,7 +327,7 @@ TEST_CASE("the dictionary stays in step over many frames of mixed sizes") {
     INFO("seed " << seed);
     std::mt19937_64 rng(seed);
     FrameEncoder encoder;
-    FrameDecoder decoder;
+    FrameDecoder decoder(untagged);
     std::string wire;
     std::size_t compressed = 0;
     std::size_t sent_plain = 0;
@@ -395,7 +402,7 @@ TEST_CASE("an oversized length is refused from the header alone, before any allo
 
 TEST_CASE("a default decoder refuses a 4 GiB frame without buffering it") {
     const bool watched = LargestAllocation::available();
-    FrameDecoder decoder;
+    FrameDecoder decoder(untagged);
     decoder.feed(header(0xFFFFFFFF, 7, 0) + "first bytes of the payload");
     LargestAllocation largest;
     CHECK_FALSE(decoder.next().has_value());
@@ -417,7 +424,7 @@ TEST_CASE("after an error the decoder stays failed") {
     std::string wire = header(0, 99, 0);
     FrameEncoder encoder;
     encoder.encode(FrameType::ping, "still here?", wire);
-    FrameDecoder decoder;
+    FrameDecoder decoder(untagged);
     decoder.feed(wire);
     const auto first = decoder.next();
     REQUIRE_FALSE(first.has_value());
@@ -438,7 +445,7 @@ TEST_CASE("a truncated compressed payload is refused at every length") {
         decode_error(compressed_frame(varint(payload.size()), block.substr(0, keep)));
     }
     // The complete block, framed the same way, decodes: the cuts are what failed.
-    FrameDecoder decoder;
+    FrameDecoder decoder(untagged);
     decoder.feed(compressed_frame(varint(payload.size()), block));
     CHECK(drain(decoder) == std::vector<Frame>{{FrameType::records, payload}});
 }
@@ -455,7 +462,7 @@ TEST_CASE("garbage in a compressed payload is refused") {
     decode_error(compressed_frame(varint(10), ""));
     rc::prop("random blocks never decode to anything but the announced size",
              [](const std::string& block, std::uint16_t raw_size) {
-                 FrameDecoder decoder;
+                 FrameDecoder decoder(untagged);
                  decoder.feed(compressed_frame(varint(raw_size), block));
                  const auto next = decoder.next();
                  if (next) {
@@ -487,7 +494,7 @@ TEST_CASE("a compressed payload whose raw length lies is refused") {
 TEST_CASE("a huge raw length on a tiny block is refused before allocating it") {
     const bool watched = LargestAllocation::available();
     const std::string block = first_block(std::string(100, 'q'));
-    FrameDecoder decoder;  // a 256 MiB limit: 200 MiB is allowed by the limit alone
+    FrameDecoder decoder(untagged);  // a 256 MiB limit: 200 MiB is allowed by the limit alone
     decoder.feed(compressed_frame(varint(200u << 20), block));
     LargestAllocation largest;
     const auto next = decoder.next();
@@ -505,7 +512,7 @@ TEST_CASE("a decompressed size over the decoder's limit is refused") {
     CHECK(error.find("4000 raw bytes") != std::string::npos);
 }
 
-TEST_CASE("random frames survive encoding, random chunking and decoding") {
+TEST_CASE("random tagged frames survive encoding, random chunking and decoding") {
     rc::prop("any frames, any threshold, any chunk sizes", [] {
         const auto threshold = *rc::gen::inRange<std::size_t>(0, 200);
         const auto count = *rc::gen::inRange(1, 30);
@@ -525,11 +532,15 @@ TEST_CASE("random frames survive encoding, random chunking and decoding") {
         const auto chunks = *rc::gen::nonEmpty(
             rc::gen::container<std::vector<std::size_t>>(rc::gen::inRange<std::size_t>(1, 300)));
 
+        // Tagged, as on a peer link once the handshake is done.
+        const FrameKey key{static_cast<std::uint8_t>(threshold), 7};
         FrameEncoder encoder({.compress_threshold = threshold});
+        encoder.authenticate(key);
         std::string wire;
         for (const auto& f : frames) encoder.encode(f.type, f.payload, wire);
 
-        FrameDecoder decoder;
+        FrameDecoder decoder({.untagged_frames = 0});
+        decoder.authenticate(key);
         std::vector<Frame> decoded;
         std::size_t pos = 0;
         for (std::size_t i = 0; pos < wire.size(); ++i) {
@@ -550,4 +561,149 @@ TEST_CASE("random frames survive encoding, random chunking and decoding") {
         }
         RC_ASSERT(decoder.stats().wire_bytes == wire.size());
     });
+}
+
+// ---- tagged frames (frame_mac.hpp) ------------------------------------------------------------
+
+namespace {
+
+const FrameKey link_key{1, 2, 3, 4, 5, 6, 7, 8};
+
+// A peer's direction of a link: its Hello untagged, then `count` tagged records frames, every
+// other one large enough to be compressed. `frames` gets each frame's bytes on their own.
+std::string tagged_stream(int count, std::vector<std::string>* frames = nullptr,
+                          const FrameKey& key = link_key) {
+    FrameEncoder encoder;
+    std::string wire;
+    encoder.encode(FrameType::hello, "hello", wire);
+    if (frames) frames->push_back(wire);
+    encoder.authenticate(key);
+    std::mt19937_64 rng(42);
+    for (int i = 0; i < count; ++i) {
+        std::string frame;
+        encoder.encode(FrameType::records,
+                       i % 2 ? batch_like(rng, 20) : "batch " + std::to_string(i), frame);
+        if (frames) frames->push_back(frame);
+        wire += frame;
+    }
+    return wire;
+}
+
+struct Decoded {
+    std::vector<Frame> frames;
+    std::optional<std::string> error;
+    bool failed_authentication = false;
+};
+
+// Decodes `wire` as a link does: the Hello, then the receive key, then the rest.
+Decoded decode_link(std::string_view wire, const FrameKey& key = link_key) {
+    FrameDecoder decoder;
+    decoder.feed(wire);
+    Decoded out;
+    for (;;) {
+        auto next = decoder.next();
+        if (!next) {
+            out.error = next.error();
+            out.failed_authentication = decoder.failed_authentication();
+            return out;
+        }
+        if (!*next) return out;
+        if ((*next)->type == FrameType::hello) decoder.authenticate(key);
+        out.frames.push_back(std::move(**next));
+    }
+}
+
+}  // namespace
+
+TEST_CASE("a tagged stream after an untagged Hello decodes to the same frames") {
+    std::vector<std::string> frames;
+    const std::string wire = tagged_stream(6, &frames);
+    const Decoded decoded = decode_link(wire);
+    REQUIRE_FALSE(decoded.error);
+    REQUIRE(decoded.frames.size() == 7);
+    CHECK(decoded.frames[0] == Frame{FrameType::hello, "hello"});
+    CHECK(decoded.frames[1] == Frame{FrameType::records, "batch 0"});
+    CHECK(decoded.frames[3] == Frame{FrameType::records, "batch 2"});
+    // The tag is counted in the header's length: 16 bytes more than the payload as sent.
+    CHECK(frames[1].size() == frame_header_bytes + std::string("batch 0").size() + frame_tag_bytes);
+}
+
+TEST_CASE("a byte flipped anywhere after the length of a tagged frame is refused") {
+    std::vector<std::string> frames;
+    tagged_stream(2, &frames);
+    for (std::size_t f = 1; f < frames.size(); ++f) {
+        for (std::size_t at = 4; at < frames[f].size(); ++at) {
+            std::string wire;
+            for (std::size_t i = 0; i < frames.size(); ++i) wire += frames[i];
+            std::size_t offset = at;
+            for (std::size_t i = 0; i < f; ++i) offset += frames[i].size();
+            wire[offset] = static_cast<char>(wire[offset] ^ 0x20);
+            const Decoded decoded = decode_link(wire);
+            INFO("frame " << f << ", byte " << at << " of " << frames[f].size());
+            REQUIRE(decoded.error);
+            CHECK(decoded.frames.size() == f);  // nothing from the altered frame on
+            // The type and flags bytes may be refused as unknown first; every other byte is
+            // caught by the tag.
+            if (at >= frame_header_bytes) CHECK(decoded.failed_authentication);
+        }
+    }
+}
+
+TEST_CASE("a replayed, reordered or dropped tagged frame is refused") {
+    std::vector<std::string> f;
+    tagged_stream(3, &f);
+    SECTION("replayed") {
+        const Decoded decoded = decode_link(f[0] + f[1] + f[2] + f[1]);
+        CHECK(decoded.frames.size() == 3);
+        CHECK(decoded.failed_authentication);
+    }
+    SECTION("reordered") {
+        const Decoded decoded = decode_link(f[0] + f[2] + f[1]);
+        CHECK(decoded.frames.size() == 1);
+        CHECK(decoded.failed_authentication);
+    }
+    SECTION("dropped") {
+        const Decoded decoded = decode_link(f[0] + f[1] + f[3]);
+        CHECK(decoded.frames.size() == 2);
+        CHECK(decoded.failed_authentication);
+        REQUIRE(decoded.error);
+        CHECK(decoded.error->find("failed authentication") != std::string::npos);
+    }
+}
+
+TEST_CASE("a frame tagged under another link's key is refused") {
+    std::vector<std::string> ours, theirs;
+    tagged_stream(2, &ours);
+    tagged_stream(2, &theirs, FrameKey{9});
+    const Decoded decoded = decode_link(ours[0] + ours[1] + theirs[2]);
+    CHECK(decoded.frames.size() == 2);
+    CHECK(decoded.failed_authentication);
+}
+
+TEST_CASE("untagged frames where tags are due are refused, whatever they claim") {
+    FrameEncoder plain;  // a peer that never authenticated
+    std::string wire;
+    plain.encode(FrameType::hello, "hello", wire);
+    SECTION("a frame long enough to hold a tag") {
+        plain.encode(FrameType::ack, std::string(40, 'a'), wire);
+        const Decoded decoded = decode_link(wire);
+        CHECK(decoded.frames.size() == 1);
+        CHECK(decoded.failed_authentication);
+    }
+    SECTION("a frame too short to hold one") {
+        plain.encode(FrameType::ping, "", wire);
+        const Decoded decoded = decode_link(wire);
+        CHECK(decoded.frames.size() == 1);
+        CHECK(decoded.failed_authentication);
+    }
+}
+
+TEST_CASE("a tagged frame before the keys were given is refused, not delivered") {
+    FrameDecoder decoder;
+    decoder.feed(tagged_stream(1));
+    REQUIRE(decoder.next().has_value());  // the Hello
+    const auto next = decoder.next();
+    REQUIRE_FALSE(next.has_value());
+    CHECK(next.error().find("before the link's keys") != std::string::npos);
+    CHECK_FALSE(decoder.failed_authentication());
 }
