@@ -175,6 +175,7 @@ std::string Node::info(std::string_view section) {
                 << ",full_syncs_received=" << st.stats.full_syncs_received
                 << ",links_established=" << st.stats.links_established
                 << ",refused_handshakes=" << st.stats.refused_handshakes
+                << ",frames_refused=" << st.stats.frames_refused
                 << ",last_error=" << info_safe(st.stats.last_error.empty() ? io.last_error : st.stats.last_error)
                 << "\r\n";
         }
@@ -291,6 +292,8 @@ std::string Node::metrics_text() {
         t.counter("meridian_peer_links_total", "Links established", {{"region", region}, {"peer", peer}}, st.stats.links_established);
         t.counter("meridian_peer_handshakes_refused_total", "Handshakes refused", {{"region", region}, {"peer", peer}},
                   st.stats.refused_handshakes);
+        t.counter("meridian_peer_frames_refused_total", "Links dropped for a frame that failed authentication",
+                  {{"region", region}, {"peer", peer}}, st.stats.frames_refused);
     }
     return t.str();
 }
@@ -308,7 +311,9 @@ std::string Node::status_json() {
         const replication::PeerStatus st = core_->status(peer, now);
         out << (first ? "" : ",") << "{\"region\":\"" << json_escape(options_.config.directory.name_of(peer))
             << "\",\"state\":\"" << st.state << "\",\"paused\":" << (st.paused ? "true" : "false")
-            << ",\"lag_ms\":" << st.lag_ms << ",\"lag_records\":" << st.lag_records << ",\"last_error\":\""
+            << ",\"lag_ms\":" << st.lag_ms << ",\"lag_records\":" << st.lag_records
+            << ",\"refused_handshakes\":" << st.stats.refused_handshakes
+            << ",\"frames_refused\":" << st.stats.frames_refused << ",\"last_error\":\""
             << json_escape(st.stats.last_error) << "\"}";
         first = false;
     }

@@ -47,7 +47,8 @@ void ReplicationCore::on_connected(LinkId id, std::optional<crdt::RegionId> dial
     hello.replica = options_.self;
     hello.fingerprint = options_.fingerprint;
     hello.nonce = link.nonce;
-    send(id, FrameType::hello, encode(hello));
+    link.own_hello = encode(hello);
+    send(id, FrameType::hello, link.own_hello);
 }
 
 void ReplicationCore::on_frame(LinkId id, FrameType type, std::string payload,
@@ -74,10 +75,15 @@ void ReplicationCore::handle_hello(LinkId id, Link& link, std::string_view paylo
     auto hello = decode_hello(payload);
     if (!hello) return refuse(id, link.dialed, "malformed Hello: " + hello.error());
     if (hello->magic != protocol_magic) return refuse(id, link.dialed, "not a Meridian peer (bad magic)");
-    if (hello->version != protocol_version)
-        return refuse(id, link.dialed,
+    if (hello->version != protocol_version) {
+        // Counted against the region the Hello names (unverified, as for a fingerprint mismatch),
+        // so INFO shows the operator which region still runs the other version.
+        const std::optional<crdt::RegionId> claimed =
+            peers_.contains(hello->replica.region) ? std::optional(hello->replica.region) : link.dialed;
+        return refuse(id, claimed,
                       "peer speaks protocol version " + std::to_string(hello->version) +
                           ", this node speaks " + std::to_string(protocol_version));
+    }
     if (hello->cluster != options_.cluster)
         return refuse(id, link.dialed,
                       "peer belongs to cluster '" + hello->cluster + "', not '" + options_.cluster + "'");
@@ -97,6 +103,11 @@ void ReplicationCore::handle_hello(LinkId id, Link& link, std::string_view paylo
                           "): the cluster files disagree on regions or policies");
     link.peer_hello = *hello;
     link.phase = Link::Phase::auth;
+    // Everything after the Hellos is tagged, our Auth first: its version vector steers what the
+    // peer sends us, so it must not be alterable either.
+    actions_.push_back(
+        AuthenticateLink{id, derive_link_keys(options_.secret, link.own_hello, payload)});
+    link.own_hello.clear();
     Auth auth;
     auth.proof = proof(options_.secret, proof_message(options_.cluster, options_.self, hello->replica,
                                                       link.nonce, hello->nonce));
@@ -165,6 +176,29 @@ void ReplicationCore::establish(LinkId id, Link& link, const crdt::VersionVector
 
 void ReplicationCore::on_disconnected(LinkId id, std::uint64_t /*now_ms*/) {
     if (Peer* peer = peer_of_link(id)) end_session(*peer);
+    links_.erase(id);
+}
+
+void ReplicationCore::on_frame_refused(LinkId id, const std::string& why,
+                                       std::uint64_t /*now_ms*/) {
+    auto it = links_.find(id);
+    if (it == links_.end()) return;
+    if (it->second.phase != Link::Phase::established) {
+        // The first tagged frame is the peer's Auth: a wrong tag there means its keys differ.
+        const std::optional<crdt::RegionId> region =
+            it->second.phase == Link::Phase::auth
+                ? std::optional<crdt::RegionId>(it->second.peer_hello.replica.region)
+                : it->second.dialed;
+        return refuse(id, region,
+                      "authentication failed: the peer does not know the cluster secret, or the "
+                      "Hellos were altered on the way (" +
+                          why + ")");
+    }
+    if (Peer* peer = peer_of_link(id)) {
+        ++peer->stats.frames_refused;
+        peer->stats.last_error = why;
+        end_session(*peer);
+    }
     links_.erase(id);
 }
 

@@ -57,6 +57,13 @@ struct CloseLink {
     LinkId link;
     std::string reason;
 };
+// From now on tag what is sent on the link with keys.send, and require every frame the peer sends
+// after its Hello to carry a valid tag under keys.receive (frame_mac.hpp). Comes before the
+// link's Auth frame is sent.
+struct AuthenticateLink {
+    LinkId link;
+    LinkKeys keys;
+};
 // Join these records' deltas into the keyspace and append them to the log, in order.
 struct ApplyRecords {
     crdt::RegionId from;
@@ -89,13 +96,16 @@ struct PeerMessage {
     FrameType type;
     std::string payload;
 };
-using Action = std::variant<SendFrame, CloseLink, ApplyRecords, ApplyStates, MergeVersionVector,
+using Action = std::variant<SendFrame, CloseLink, AuthenticateLink, ApplyRecords, ApplyStates, MergeVersionVector,
                             PeerUp, PeerDown, PeerAcked, PeerMessage>;
 
 // Counters per peer region, kept across reconnects.
 struct PeerStats {
     std::uint64_t links_established = 0;
     std::uint64_t refused_handshakes = 0;
+    // Links dropped because a frame failed authentication after the handshake: injected, altered,
+    // replayed or spliced frames on the path between the regions.
+    std::uint64_t frames_refused = 0;
     std::uint64_t batches_sent = 0;
     std::uint64_t records_sent = 0;  // log records put into batches (before joining)
     std::uint64_t batches_received = 0;
@@ -126,6 +136,11 @@ public:
     void on_frame(LinkId link, FrameType type, std::string payload, std::uint64_t now_ms);
     void on_drained(LinkId link, std::uint64_t now_ms);
     void on_disconnected(LinkId link, std::uint64_t now_ms);
+    // The driver dropped the link because a frame failed authentication (`why` says which):
+    // during the handshake the peer does not know the secret or the Hellos were altered on the
+    // way; afterwards someone on the path tampered with the stream. Nothing of that frame was
+    // delivered.
+    void on_frame_refused(LinkId link, const std::string& why, std::uint64_t now_ms);
     // The node appended `record` to its log (a local write or an applied remote record).
     void on_appended(const LoggedRecord& record, std::uint64_t now_ms);
     void on_tick(std::uint64_t now_ms);
@@ -154,6 +169,7 @@ private:
         std::optional<crdt::RegionId> dialed;
         enum class Phase { hello, auth, established } phase = Phase::hello;
         Nonce nonce{};
+        std::string own_hello;  // our Hello as sent: the link's keys are derived from both
         Hello peer_hello;
         std::uint64_t opened_ms = 0;
         std::uint64_t last_received_ms = 0;

@@ -78,7 +78,11 @@ void PeerLink::on_read(const error_code& ec, std::size_t bytes) {
     decoder_.feed(std::string_view(read_buffer_.data(), bytes));
     for (;;) {
         auto frame = decoder_.next();
-        if (!frame) return fail("malformed frame: " + frame.error());
+        if (!frame) {
+            return fail(
+                (decoder_.failed_authentication() ? "frame refused: " : "malformed frame: ") +
+                frame.error());
+        }
         if (!*frame) break;
         owner_.link_frame(*this, std::move(**frame));
         if (state_ != State::open) return;  // the frame made the core close the link
@@ -104,6 +108,11 @@ void PeerLink::send(FrameType type, std::string_view payload) {
     }
     encoder_.encode(type, payload, queued_);
     if (!write_in_flight_) write();
+}
+
+void PeerLink::authenticate(const LinkKeys& keys) {
+    encoder_.authenticate(keys.send);
+    decoder_.authenticate(keys.receive);
 }
 
 void PeerLink::write() {

@@ -51,6 +51,11 @@ public:
     void start();
     // Queues a frame; a payload over max_frame_bytes fails the link (asynchronously).
     void send(FrameType type, std::string_view payload);
+    // Tags what is sent from now on and checks the peer's frames after its Hello (the core's
+    // AuthenticateLink action).
+    void authenticate(const LinkKeys& keys);
+    // Whether the link failed because a frame's authentication tag was wrong.
+    bool refused_authentication() const { return decoder_.failed_authentication(); }
     // Closes now; no more Owner calls.
     void close();
     // Stops reading and closes once what is queued is written, or after `grace`; no more

@@ -401,7 +401,11 @@ void PeerTransport::Impl::link_failed(PeerLink& link, const std::string& why) {
             redial_later(*dialer);
         }
     }
-    core_.on_disconnected(link.id(), now());
+    if (link.refused_authentication()) {
+        core_.on_frame_refused(link.id(), why, now());
+    } else {
+        core_.on_disconnected(link.id(), now());
+    }
     drain();
 }
 
@@ -445,6 +449,11 @@ void PeerTransport::Impl::execute(Action& action) {
     if (auto* send = std::get_if<SendFrame>(&action)) {
         auto it = links_.find(send->link);
         if (it != links_.end()) it->second.link->send(send->type, send->payload);
+        return;
+    }
+    if (auto* authenticate = std::get_if<AuthenticateLink>(&action)) {
+        auto it = links_.find(authenticate->link);
+        if (it != links_.end()) it->second.link->authenticate(authenticate->keys);
         return;
     }
     if (auto* close = std::get_if<CloseLink>(&action)) {
