@@ -1,6 +1,7 @@
 // meridian-fault-proxy: forwards TCP connections from --listen to --target and injects network
-// faults (delay, one- or two-way blackholes, resets, refused connections) that a test switches
-// at run time over a line protocol on --control. One thread, one io_context; see README.md.
+// faults (delay, one- or two-way blackholes, resets, refused connections, tampered peer frames)
+// that a test switches at run time over a line protocol on --control. One thread, one io_context;
+// see README.md.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <array>
@@ -21,7 +22,12 @@
 #include <string_view>
 #include <vector>
 
+#include "frame_tamper.hpp"
+
 namespace {
+
+using meridian::tools::FrameTamper;
+using meridian::tools::TamperOrders;
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
@@ -80,6 +86,7 @@ private:
         std::array<char, read_chunk_bytes> buffer{};
         std::deque<Chunk> queue;
         std::size_t queued_bytes = 0;
+        FrameTamper tamper;
         Clock::time_point last_due{};
         asio::steady_timer timer;
         bool reading = false;
@@ -131,6 +138,9 @@ public:
         }
         return std::chrono::milliseconds(ms);
     }
+    TamperOrders& orders(Direction d) {
+        return d == Direction::forward ? forward_orders_ : backward_orders_;
+    }
     void count(Direction d, std::size_t n) {
         (d == Direction::forward ? bytes_forward_ : bytes_backward_) += n;
     }
@@ -149,6 +159,7 @@ private:
     }
     std::string status() const;
     std::string mode() const;
+    std::string tamper(const std::vector<std::string>& words);
 
     asio::io_context& io_;
     tcp::acceptor acceptor_;
@@ -161,6 +172,8 @@ private:
     std::uint64_t next_pair_id_ = 1;
     std::uint64_t bytes_forward_ = 0;
     std::uint64_t bytes_backward_ = 0;
+    TamperOrders forward_orders_;
+    TamperOrders backward_orders_;
 };
 
 // A control connection: reads a line, answers it, then reads the next (one write in flight).
@@ -268,7 +281,10 @@ void Pair::maybe_read(Pipe& pipe) {
             self->close(true, "read failed: " + ec.message());
             return;
         } else {
-            self->enqueue(pipe, Chunk{{pipe.buffer.begin(), pipe.buffer.begin() + n}, {}});
+            Chunk chunk;
+            pipe.tamper.pass(std::string_view(pipe.buffer.data(), n),
+                             self->proxy_.orders(pipe.direction), chunk.data);
+            self->enqueue(pipe, std::move(chunk));
         }
         self->pump(pipe);
     });
@@ -411,7 +427,8 @@ std::string Proxy::status() const {
     out << "OK connections=" << pairs_.size() << " bytes_forward=" << bytes_forward_
         << " bytes_backward=" << bytes_backward_ << " mode=" << mode()
         << " delay_ms=" << faults_.delay_ms << " jitter_ms=" << faults_.jitter_ms
-        << " refuse=" << (faults_.refuse ? "on" : "off");
+        << " refuse=" << (faults_.refuse ? "on" : "off")
+        << " tampered=" << forward_orders_.done + backward_orders_.done;
     return out.str();
 }
 
@@ -424,7 +441,9 @@ std::string Proxy::handle(std::string_view line) {
 
     if (cmd == "help")
         return "OK commands: delay <ms> [jitter_ms] | blackhole both|forward|"
-               "backward|off | reset | refuse on|off | status";
+               "backward|off | reset | refuse on|off | tamper flip|capture forward|backward | "
+               "tamper inject forward|backward <hex> | status";
+    if (cmd == "tamper") return tamper(words);
     if (cmd == "status") {
         if (words.size() != 1) return "ERR usage: status";
         return status();
@@ -474,6 +493,55 @@ std::string Proxy::handle(std::string_view line) {
         return "OK refuse=" + words[1];
     }
     return "ERR unknown command '" + printable(cmd) + "' (try help)";
+}
+
+std::string to_hex(std::string_view bytes) {
+    static const char digits[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : bytes) {
+        out.push_back(digits[c >> 4]);
+        out.push_back(digits[c & 15]);
+    }
+    return out;
+}
+
+std::optional<std::string> from_hex(std::string_view text) {
+    if (text.empty() || text.size() % 2 != 0) return std::nullopt;
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); i += 2) {
+        unsigned value = 0;
+        auto [end, ec] = std::from_chars(text.data() + i, text.data() + i + 2, value, 16);
+        if (ec != std::errc() || end != text.data() + i + 2) return std::nullopt;
+        out.push_back(static_cast<char>(value));
+    }
+    return out;
+}
+
+// Orders against the peer frames of established links (frame_tamper.hpp): flip a byte of the
+// next frame, capture the latest small frame (to replay it, or splice it into another link
+// through another proxy), inject a frame at the next boundary.
+std::string Proxy::tamper(const std::vector<std::string>& words) {
+    const std::string usage =
+        "ERR usage: tamper flip|capture forward|backward, or tamper inject forward|backward <hex>";
+    if (words.size() < 3 || (words[2] != "forward" && words[2] != "backward")) return usage;
+    TamperOrders& orders =
+        this->orders(words[2] == "forward" ? Direction::forward : Direction::backward);
+    if (words[1] == "flip" && words.size() == 3) {
+        ++orders.flips;
+        return "OK tamper=flip direction=" + words[2];
+    }
+    if (words[1] == "capture" && words.size() == 3) {
+        if (orders.last_frame.empty()) return "ERR no frame past the handshake seen " + words[2];
+        return "OK frame=" + to_hex(orders.last_frame);
+    }
+    if (words[1] == "inject" && words.size() == 4) {
+        auto frame = from_hex(words[3]);
+        if (!frame) return "ERR the frame must be an even number of hex digits";
+        orders.inserts.push_back(std::move(*frame));
+        return "OK tamper=inject direction=" + words[2] +
+               " bytes=" + std::to_string(orders.inserts.back().size());
+    }
+    return usage;
 }
 
 // "host:port" or "[v6]:port" -> an endpoint; the host may be a name (resolved once, here).
