@@ -26,10 +26,13 @@
 #include <thread>
 #include <vector>
 
+#include "crdt/hlc.hpp"
 #include "crdt/serialization.hpp"
+#include "crdt/value.hpp"
 #include "integration/harness.hpp"
 #include "replication/auth.hpp"
 #include "replication/frame.hpp"
+#include "replication/frame_mac.hpp"
 #include "replication/log_record.hpp"
 #include "replication/messages.hpp"
 
@@ -130,6 +133,14 @@ private:
     bool closed_ = false;
 };
 
+std::string frame_header(std::uint32_t length, repl::FrameType type, std::uint8_t flags) {
+    std::string h;
+    for (int i = 0; i < 4; ++i) h.push_back(static_cast<char>(length >> (8 * i)));
+    h.push_back(static_cast<char>(type));
+    h.push_back(static_cast<char>(flags));
+    return h;
+}
+
 // Speaks the peer protocol over a RawSocket as the test tells it to.
 class RawPeer {
 public:
@@ -156,11 +167,25 @@ public:
     void send(repl::FrameType type, std::string_view payload) {
         std::string wire;
         encoder_.encode(type, payload, wire);
+        if (send_key_) ++tagged_sent_;
         socket_.send(wire);
     }
     void send_raw(std::string_view bytes) { socket_.send(bytes); }
+    // A frame with whatever header and body the test wants, tagged as the next frame of this
+    // peer's direction (after handshake()): a peer that knows the secret sending bad content.
+    void send_tagged(std::uint8_t type, std::uint8_t flags, std::string_view body) {
+        std::string wire =
+            frame_header(static_cast<std::uint32_t>(body.size() + repl::frame_tag_bytes),
+                         static_cast<repl::FrameType>(type), flags);
+        repl::FrameMac mac(*send_key_);
+        std::uint8_t tag[repl::frame_tag_bytes];
+        mac.tag(tagged_sent_++, wire, body, tag);
+        wire.append(body).append(reinterpret_cast<const char*>(tag), sizeof tag);
+        socket_.send(wire);
+    }
 
-    // The node's Hello, then ours and our Auth as region `self`, with a proof under `secret`.
+    // The node's Hello, then ours and our Auth as region `self`, with a proof under `secret`
+    // and frames tagged under keys derived from `secret`.
     repl::Hello handshake(meridian::crdt::ReplicaId self, const std::string& secret) {
         auto frame = next_frame(5000);
         if (!frame || frame->type != repl::FrameType::hello)
@@ -172,7 +197,12 @@ public:
         hello.replica = self;
         hello.fingerprint = node_hello->fingerprint;
         hello.nonce = repl::random_nonce();
-        send(repl::FrameType::hello, repl::encode(hello));
+        const std::string own_hello = repl::encode(hello);
+        send(repl::FrameType::hello, own_hello);
+        const repl::LinkKeys keys = repl::derive_link_keys(secret, own_hello, frame->payload);
+        encoder_.authenticate(keys.send);
+        decoder_.authenticate(keys.receive);
+        send_key_ = keys.send;
         repl::Auth auth;
         auth.proof =
             repl::hmac_sha256(secret, repl::proof_message(cluster_name, self, node_hello->replica,
@@ -188,6 +218,8 @@ private:
     RawSocket socket_;
     repl::FrameEncoder encoder_;
     repl::FrameDecoder decoder_;
+    std::optional<repl::FrameKey> send_key_;
+    std::uint64_t tagged_sent_ = 0;
 };
 
 // "region_<peer>:..." from the node's INFO replication, or "" if absent.
@@ -243,14 +275,6 @@ std::vector<fs::path> files_with_extension(const std::string& dir, const std::st
         if (entry.path().extension() == ext) out.push_back(entry.path());
     std::sort(out.begin(), out.end());
     return out;
-}
-
-std::string frame_header(std::uint32_t length, repl::FrameType type, std::uint8_t flags) {
-    std::string h;
-    for (int i = 0; i < 4; ++i) h.push_back(static_cast<char>(length >> (8 * i)));
-    h.push_back(static_cast<char>(type));
-    h.push_back(static_cast<char>(flags));
-    return h;
 }
 
 // Forwards every connection it accepts to 127.0.0.1:target and records the bytes the first one
@@ -530,6 +554,64 @@ TEST_CASE("a peer that does not know the secret is refused and counted", "[hosti
     require_serving(cluster, "b");
 }
 
+TEST_CASE("a peer of protocol version 1, whose frames carry no tags, is refused by name",
+          "[hostile]") {
+    Cluster cluster({"a", "b"}, "");
+    cluster.start("b");
+    RawPeer peer(cluster.spec("b").peer_port);
+    auto frame = peer.next_frame(5000);
+    REQUIRE(frame);
+    auto node_hello = repl::decode_hello(frame->payload);
+    REQUIRE(node_hello);
+    CHECK(node_hello->version == 2);
+    repl::Hello hello;
+    hello.version = 1;
+    hello.cluster = cluster_name;
+    hello.replica = {1, 0};
+    hello.fingerprint = node_hello->fingerprint;
+    hello.nonce = repl::random_nonce();
+    peer.send(repl::FrameType::hello, repl::encode(hello));
+    CHECK(peer.socket().closed_by_peer(5000));
+    const std::string line = peer_info(cluster, "b", "a");
+    INFO(line);
+    CHECK(info_field(line, "refused_handshakes") == 1);
+    CHECK(line.find("peer speaks protocol version 1") != std::string::npos);
+    CHECK(line.find("this node speaks 2") != std::string::npos);
+    require_serving(cluster, "b");
+}
+
+TEST_CASE("a write injected into an authenticated link without the key is refused, not applied",
+          "[hostile]") {
+    Cluster cluster({"a", "b"}, "");
+    cluster.start("b");
+    RawPeer peer(cluster.spec("b").peer_port);
+    peer.handshake({1, 0}, cluster_secret);
+    REQUIRE(eventually(
+        [&] { return info_field(peer_info(cluster, "b", "a"), "links_established") == 1; }, 5000));
+
+    // A well-formed batch with one SET from region a, framed but tagged with a guessed tag.
+    repl::LogRecord record;
+    record.origin = {1, 0};
+    record.lo = record.hi = 1;
+    meridian::crdt::Register reg;
+    record.deltas.push_back(repl::KeyDelta{
+        "injected", meridian::crdt::Value(reg.assign({1, 0}, meridian::crdt::Hlc::from_parts(1, 0),
+                                                     std::string("forged")))});
+    const std::string batch = repl::encode_records({record});
+    peer.send_raw(frame_header(static_cast<std::uint32_t>(batch.size() + repl::frame_tag_bytes),
+                               repl::FrameType::records, 0) +
+                  batch + std::string(repl::frame_tag_bytes, '\0'));
+    CHECK(peer.socket().closed_by_peer(5000));
+    const std::string line = peer_info(cluster, "b", "a");
+    INFO(line);
+    CHECK(info_field(line, "frames_refused") == 1);
+    CHECK(line.find("records frame 1 failed authentication") != std::string::npos);
+    CHECK(cluster.client("b").command({"GET", "injected"}) == Reply::nil());
+    CHECK(cluster.client("b").command({"MERIDIAN", "VV"}).as_string().find("a.") ==
+          std::string::npos);
+    require_serving(cluster, "b");
+}
+
 TEST_CASE("a replayed handshake captured from a real node is refused", "[hostile]") {
     Cluster cluster({"a", "b"}, "");
     RecordingRelay relay(cluster.spec("b").peer_port);
@@ -630,9 +712,8 @@ TEST_CASE("a frame whose LZ4 payload is garbage drops the link, not the node", "
             5000));
         std::string payload = "\xe8\x07";  // varint 1000: the raw length it claims
         for (int i = 0; i < 200; ++i) payload.push_back(static_cast<char>(rng()));
-        peer.send_raw(frame_header(static_cast<std::uint32_t>(payload.size()),
-                                   repl::FrameType::records, repl::frame_flag_compressed) +
-                      payload);
+        peer.send_tagged(static_cast<std::uint8_t>(repl::FrameType::records),
+                         repl::frame_flag_compressed, payload);
         CHECK(peer.socket().closed_by_peer(5000));
     }
     require_serving(cluster, "b", "kept", "safe");

@@ -559,6 +559,83 @@ TEST_CASE("two regions cut from each other converge through the third") {
     require_connected(cluster, three_regions);
 }
 
+TEST_CASE(
+    "frames flipped, replayed or spliced on the path are refused, links recover, and the "
+    "regions hold exactly the acknowledged writes") {
+    Cluster cluster(three_regions, quick_links + typed_keys, /*with_proxies=*/true);
+    cluster.start_all();
+    require_connected(cluster, three_regions);
+    RedisClient us = cluster.client("us-east");
+    RedisClient eu = cluster.client("eu-west");
+    std::vector<std::string> keys;
+    long long increments = 0;
+
+    // Writes at `writer` until `receiver` has refused one more frame from `sender` (the
+    // proxies between us-east and eu-west are forward: us-east -> eu-west), then waits for the
+    // link to come back.
+    auto write_until_refused = [&](RedisClient& writer, RedisClient& receiver,
+                                   const std::string& sender, const std::string& what) {
+        const long long before = number(peer_info(receiver, sender), "frames_refused");
+        const bool refused = eventually(
+            [&] {
+                const std::string key = "reg:" + what + ":" + std::to_string(keys.size());
+                REQUIRE(writer.command({"SET", key, "value of " + key}) == ok);
+                REQUIRE(writer.command({"INCRBY", "counter:t", "1"}).is_integer());
+                keys.push_back(key);
+                ++increments;
+                return number(peer_info(receiver, sender), "frames_refused") > before;
+            },
+            10000);
+        auto seen = peer_info(receiver, sender);
+        INFO(what << ": " << receiver.command({"INFO", "replication"}).as_string());
+        REQUIRE(refused);
+        CHECK(seen["last_error"].find("failed authentication") != std::string::npos);
+        require_connected(cluster, three_regions);
+    };
+    // The latest small frame the proxy between a and b saw going forward, as hex.
+    auto capture = [&](const std::string& a, const std::string& b) {
+        const std::string answer = cluster.proxy(a, b, "tamper capture forward");
+        REQUIRE(starts_with(answer, "OK frame="));
+        return answer.substr(std::string("OK frame=").size());
+    };
+
+    REQUIRE(starts_with(cluster.proxy("us-east", "eu-west", "tamper flip forward"), "OK"));
+    write_until_refused(us, eu, "us-east", "flip");
+    REQUIRE(starts_with(cluster.proxy("us-east", "eu-west", "tamper flip backward"), "OK"));
+    write_until_refused(eu, us, "eu-west", "flip-back");
+
+    // A replay: a frame this very link carried a moment ago, sent again.
+    REQUIRE(us.command({"SET", "before-replay", "1"}) == ok);
+    keys.push_back("before-replay");
+    std::this_thread::sleep_for(milliseconds(300));  // heartbeats and acks cross the new link
+    const std::string replayed = capture("us-east", "eu-west");
+    REQUIRE(starts_with(cluster.proxy("us-east", "eu-west", "tamper inject forward " + replayed),
+                        "OK"));
+    write_until_refused(us, eu, "us-east", "replay");
+
+    // A splice: a frame of the us-east -> ap-south link, put into the us-east -> eu-west one.
+    const std::string spliced = capture("us-east", "ap-south");
+    REQUIRE(
+        starts_with(cluster.proxy("us-east", "eu-west", "tamper inject forward " + spliced), "OK"));
+    write_until_refused(us, eu, "us-east", "splice");
+
+    // Nothing of a refused frame was applied, and nothing acknowledged was lost: every region
+    // holds exactly the written values, and no other key.
+    keys.push_back("counter:t");
+    converge(cluster, three_regions, keys);
+    for (const std::string& region : three_regions) {
+        RedisClient c = cluster.client(region);
+        INFO(region);
+        CHECK(counter(c, "counter:t") == increments);
+        CHECK(c.command({"DBSIZE"}) == Reply::integer(static_cast<long long>(keys.size())));
+        for (const std::string& key : keys) {
+            if (key == "counter:t") continue;
+            const Reply expected = Reply::string(key == "before-replay" ? "1" : "value of " + key);
+            if (c.command({"GET", key}) != expected) FAIL(region << " has " << key << " wrong");
+        }
+    }
+}
+
 TEST_CASE("a peer with a wrong secret is refused and no data crosses") {
     Cluster cluster(three_regions, quick_links + typed_keys);
     edit_file(cluster.config_path("ap-south"), "secret = \"meridian-test-secret\"",
