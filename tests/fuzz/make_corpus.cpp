@@ -19,6 +19,7 @@
 #include "node/env.hpp"
 #include "node/wal.hpp"
 #include "replication/frame.hpp"
+#include "replication/frame_mac.hpp"
 #include "replication/log_record.hpp"
 #include "replication/messages.hpp"
 #include "replication/record_format.hpp"
@@ -184,6 +185,30 @@ void peer_payloads(Corpus& corpus) {
     corpus.add(t, "records-huge-count", with(0, std::string("\xff\xff\xff\xff\x0f\x00", 6)));
 }
 
+// The fuzz harness's receive key (frame_decoder_fuzz.cpp): raw-mode seeds are tagged under it so
+// that they get past the tag check as a real session does.
+const repl::FrameKey fuzz_link_key{0x6d, 0x65, 0x72, 0x69, 0x64, 0x69, 0x61, 0x6e};
+
+// The sealed mode's form of an encoded stream: `u8 type | u8 flags | u16 length | body` per frame,
+// without the length field and tag, which the harness writes itself.
+std::string sealed_form(std::string_view wire, bool tagged_after_first) {
+    std::string out;
+    for (int frame = 0; wire.size() >= repl::frame_header_bytes; ++frame) {
+        std::uint32_t length = 0;
+        for (int i = 0; i < 4; ++i)
+            length |= std::uint32_t{static_cast<std::uint8_t>(wire[i])} << (8 * i);
+        const std::size_t tag = tagged_after_first && frame > 0 ? repl::frame_tag_bytes : 0;
+        const std::string_view body = wire.substr(repl::frame_header_bytes, length - tag);
+        out.push_back(wire[4]);
+        out.push_back(wire[5]);
+        out.push_back(static_cast<char>(body.size()));
+        out.push_back(static_cast<char>(body.size() >> 8));
+        out += body;
+        wire.remove_prefix(repl::frame_header_bytes + length);
+    }
+    return out;
+}
+
 void frames(Corpus& corpus) {
     const std::string t = "frame_decoder_fuzz";
     const auto records = sample_records();
@@ -191,6 +216,7 @@ void frames(Corpus& corpus) {
     repl::FrameEncoder encoder;
     encoder.encode(repl::FrameType::hello, repl::encode(sample_hello()), wire);
     corpus.add(t, "hello", std::string(1, '\x3f') + wire);
+    encoder.authenticate(fuzz_link_key);
     encoder.encode(repl::FrameType::auth, repl::encode(sample_auth()), wire);
     corpus.add(t, "hello-auth", std::string(1, '\x05') + wire);
     for (int i = 0; i < 4; ++i)
@@ -200,6 +226,9 @@ void frames(Corpus& corpus) {
     corpus.add(t, "session-chunked-1", std::string(1, '\x00') + wire);
     corpus.add(t, "session-chunked-7", std::string(1, '\x06') + wire);
     corpus.add(t, "session-whole", std::string(1, '\x3f') + wire);
+    // The same session in sealed mode (control bit 0x40): the harness tags every frame itself.
+    corpus.add(t, "sealed-session-chunked-7", std::string(1, '\x46') + sealed_form(wire, true));
+    corpus.add(t, "sealed-session-whole", std::string(1, '\x7f') + sealed_form(wire, true));
 
     std::string huge("\x3f\xff\xff\xff\xff\x03\x00", 7);
     corpus.add(t, "huge-length", huge);
