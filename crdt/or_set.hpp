@@ -7,12 +7,17 @@
 // were seen, and a remove delta is nothing but that context. Dots here are
 // per set (replica, n-th add of that replica to this set), so each set's
 // context stays a compact version vector.
+//
+// Members and the by-dot index are Abseil hash maps, so an add, a remove or the join of a small
+// delta costs the same in a set of ten members as in one of millions (a std::map's walk of
+// cache misses grew with the set). Whatever needs an order (value(), the encoding) sorts.
 #pragma once
+
+#include <absl/container/flat_hash_map.h>
+#include <absl/container/node_hash_map.h>
 
 #include <algorithm>
 #include <cstdint>
-#include <map>
-#include <unordered_map>
 #include <vector>
 
 #include "crdt/dot_context.hpp"
@@ -22,7 +27,9 @@ namespace meridian::crdt {
 template <class T>
 class OrSet {
 public:
-    using Dots = std::vector<Dot>;  // the dots supporting one element (usually one)
+    using Dots = std::vector<Dot>;  // the dots supporting one element (usually one), sorted
+    // Node-based: by_dot_ points at the keys, which must not move when the table grows.
+    using Entries = absl::node_hash_map<T, Dots>;
 
     OrSet() = default;
     OrSet(const OrSet& other) : entries_(other.entries_), context_(other.context_) { reindex(); }
@@ -113,19 +120,36 @@ public:
         std::vector<T> members;
         members.reserve(entries_.size());
         for (const auto& [element, dots] : entries_) members.push_back(element);
+        std::sort(members.begin(), members.end());
         return members;
     }
-    const std::map<T, Dots>& entries() const { return entries_; }
+    // Members with their dots, in no particular order (sorted_entries() for the encoding's).
+    const Entries& entries() const { return entries_; }
+    // The entries sorted by member: the order of the encoding (a std::map's, as it always was).
+    std::vector<const typename Entries::value_type*> sorted_entries() const {
+        std::vector<const typename Entries::value_type*> sorted;
+        sorted.reserve(entries_.size());
+        for (const auto& entry : entries_) sorted.push_back(&entry);
+        std::sort(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
+        return sorted;
+    }
     const DotContext& context() const { return context_; }
     // Heap bytes held beyond sizeof (see crdt/heap_bytes.hpp), from the container sizes alone so
     // that it costs O(1): members' own heap (strings past the small-string buffer) is left out.
     std::size_t heap_bytes() const {
-        using Node = typename std::map<T, Dots>::value_type;
-        using Index = typename std::unordered_map<Dot, const T*>::value_type;
+        // Swiss tables: one control byte and one slot per capacity (plus a group of control
+        // bytes), the node map's nodes on their own.
+        using Node = typename Entries::value_type;
+        using Index = std::pair<const Dot, const T*>;
+        constexpr std::size_t kGroup = 16;
+        const auto table = [](std::size_t capacity, std::size_t slot) {
+            return capacity == 0 ? 0 : malloc_chunk_bytes(capacity * (1 + slot) + kGroup);
+        };
         const std::size_t extra_dots = by_dot_.size() - entries_.size();  // beyond one each
-        return entries_.size() * (tree_node_bytes(sizeof(Node)) + malloc_chunk_bytes(sizeof(Dot))) +
-               extra_dots * sizeof(Dot) + by_dot_.size() * hash_node_bytes(sizeof(Index)) +
-               by_dot_.bucket_count() * sizeof(void*) + context_.heap_bytes();
+        return table(entries_.capacity(), sizeof(void*)) +
+               entries_.size() * (malloc_chunk_bytes(sizeof(Node)) + malloc_chunk_bytes(sizeof(Dot))) +
+               extra_dots * sizeof(Dot) + table(by_dot_.capacity(), sizeof(Index)) +
+               context_.heap_bytes();
     }
 
     friend bool operator==(const OrSet& a, const OrSet& b) {
@@ -152,22 +176,23 @@ private:
         if (it->second.empty()) entries_.erase(it);
     }
 
-    void drop_element(typename std::map<T, Dots>::iterator it) {
+    void drop_element(typename Entries::iterator it) {
         for (const Dot& dot : it->second) by_dot_.erase(dot);
         entries_.erase(it);
     }
 
     void reindex() {
         by_dot_.clear();
+        by_dot_.reserve(entries_.size());
         for (const auto& [element, dots] : entries_)
             for (const Dot& dot : dots) by_dot_.emplace(dot, &element);
     }
 
-    std::map<T, Dots> entries_;
+    Entries entries_;
     DotContext context_;
     // Which element each dot supports; points at keys of entries_, whose nodes
     // never move, so the index survives moves but is rebuilt on copy.
-    std::unordered_map<Dot, const T*> by_dot_;
+    absl::flat_hash_map<Dot, const T*> by_dot_;
 };
 
 }  // namespace meridian::crdt
