@@ -18,6 +18,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <string>
+#include <type_traits>
 #include <vector>
 
 #include "crdt/dot_context.hpp"
@@ -127,10 +129,35 @@ public:
     const Entries& entries() const { return entries_; }
     // The entries sorted by member: the order of the encoding (a std::map's, as it always was).
     std::vector<const typename Entries::value_type*> sorted_entries() const {
-        std::vector<const typename Entries::value_type*> sorted;
+        using Entry = typename Entries::value_type;
+        std::vector<const Entry*> sorted;
         sorted.reserve(entries_.size());
-        for (const auto& entry : entries_) sorted.push_back(&entry);
-        std::sort(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
+        if constexpr (std::is_same_v<T, std::string>) {
+            // Comparing through the pointers is a cache miss per comparison (7x slower than the
+            // std::map's walk for a million members): sort on each member's first 8 bytes,
+            // gathered in one pass, and compare whole members only where those tie.
+            struct Keyed {
+                std::uint64_t head;  // big-endian first bytes, zero-padded: orders as memcmp does
+                const Entry* entry;
+            };
+            std::vector<Keyed> keyed;
+            keyed.reserve(entries_.size());
+            for (const Entry& entry : entries_) {
+                std::uint64_t head = 0;
+                const std::size_t n = std::min<std::size_t>(entry.first.size(), 8);
+                for (std::size_t i = 0; i < n; ++i)
+                    head |= std::uint64_t{static_cast<unsigned char>(entry.first[i])} << (56 - 8 * i);
+                keyed.push_back({head, &entry});
+            }
+            std::sort(keyed.begin(), keyed.end(), [](const Keyed& a, const Keyed& b) {
+                return a.head != b.head ? a.head < b.head : a.entry->first < b.entry->first;
+            });
+            for (const Keyed& k : keyed) sorted.push_back(k.entry);
+        } else {
+            for (const Entry& entry : entries_) sorted.push_back(&entry);
+            std::sort(sorted.begin(), sorted.end(),
+                      [](const Entry* a, const Entry* b) { return a->first < b->first; });
+        }
         return sorted;
     }
     const DotContext& context() const { return context_; }

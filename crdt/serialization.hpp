@@ -128,8 +128,9 @@ void serialize(Archive& ar, OrSet<U>& set) {
         ar(set.context_);
     } else {
         cereal::size_type size = 0;
-        ar(cereal::make_size_tag(size));
+        ar(cereal::make_size_tag(size));  // at most the input's remaining bytes
         set.entries_.clear();
+        set.entries_.reserve(static_cast<std::size_t>(size));
         for (cereal::size_type i = 0; i < size; ++i) {
             U key;
             Dots dots;

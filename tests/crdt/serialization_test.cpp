@@ -306,6 +306,12 @@ TEST_CASE("serialization: a set encodes as the std::map of its members, in membe
         set.add(us, member);
     }
     set.remove("member7919");
+    // Members that tie on their first 8 bytes, are prefixes of others, hold zero or high bytes.
+    for (const std::string& member : {std::string(), std::string("a"), std::string("a\0", 2),
+                                     std::string("abcdefgh"), std::string("abcdefgh1"),
+                                     std::string("abcdefgh0"), std::string("\xff"),
+                                     std::string("\x80" "abc"), std::string("member1000")})
+        set.add(us, member);
     set.join(StringSet{}.add(eu, "zz"));
     for (const auto& [member, dots] : set.entries()) entries.emplace(member, dots);
     CHECK(encode(set) == encode(entries) + encode(set.context()));
