@@ -664,6 +664,7 @@ void fill_set(System& sys, const std::string& key, std::uint64_t members) {
 }  // namespace
 
 void figure_large_set(const Settings& s, Results& out) {
+    if (s.large_set_sizes.empty()) return;
     Table table;
     table.title = "SADD into one large set";
     table.note = std::to_string(s.clients) +
@@ -671,11 +672,13 @@ void figure_large_set(const Settings& s, Results& out) {
                  "(members drawn from 2N, so about half are re-adds), 3 regions / master + 2 "
                  "replicas, " + fmt(s.seconds, 1) + " s per run, medians of " +
                  std::to_string(s.repeats) +
-                 " alternating runs. The cost of an add should not grow with the set.";
+                 " alternating runs. The cost of an add should not grow with the set: the "
+                 "first size is the small reference.";
     table.header = {"members N", "pipeline", "Meridian ops/s", "Redis ops/s", "ratio M/R",
                     "Meridian p50 / p99 us", "Redis p50 / p99 us"};
     const std::string key = key_for(Op::sadd, 0);
     double lowest = -1;
+    std::map<int, std::vector<double>> meridian_by_size;  // pipeline -> ops/s per size, in order
     for (std::uint64_t members : s.large_set_sizes) {
         progress("large set: starting systems (" + std::to_string(members) + " members)");
         MeridianCluster meridian(s.bins, {3, -1, false, ""});
@@ -727,7 +730,9 @@ void figure_large_set(const Settings& s, Results& out) {
                                   fmt(median(m.p50)) + " / " + fmt(median(m.p99)),
                                   fmt(median(rd.p50)) + " / " + fmt(median(rd.p99))});
             const double rt = ratio(m_ops, r_ops);
-            if (lowest < 0 || rt < lowest) lowest = rt;
+            const bool reference = members == s.large_set_sizes.front() && s.large_set_sizes.size() > 1;
+            if (!reference && (lowest < 0 || rt < lowest)) lowest = rt;
+            meridian_by_size[pipeline].push_back(m_ops);
         }
     }
     out.tables.push_back(table);
@@ -737,6 +742,22 @@ void figure_large_set(const Settings& s, Results& out) {
                            "ratio " + fmt(std::max(lowest, 0.0), 2) +
                                " (lowest over set sizes and pipelines)",
                            lowest >= 1.0});
+    // Meridian against itself: the largest set's rate over the smallest's (0.85: same within the
+    // run-to-run noise of this shared machine).
+    std::string growth;
+    bool flat = true;
+    for (const auto& [pipeline, rates] : meridian_by_size) {
+        const double g = ratio(rates.back(), rates.front());
+        growth += (growth.empty() ? "" : ", ") + std::string("pipeline ") +
+                  std::to_string(pipeline) + " " + fmt(g, 2);
+        flat = flat && g >= 0.85;
+    }
+    out.targets.push_back({"large-set-growth",
+                           "SADD into a set of " + std::to_string(s.large_set_sizes.back()) +
+                               " members costs what it costs in one of " +
+                               std::to_string(s.large_set_sizes.front()) +
+                               " (Meridian ops/s, largest / smallest >= 0.85)",
+                           growth, flat});
 }
 
 }  // namespace meridian::bench

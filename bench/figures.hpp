@@ -24,7 +24,8 @@ struct Settings {
     std::uint64_t catchup_ops = 1000000;
     std::uint64_t fullsync_keys = 1000000;
     std::uint64_t memory_keys = 1000000;
-    std::vector<std::uint64_t> large_set_sizes = {100000, 1000000};  // members before the SADDs
+    // Members of the one set before the SADDs; the first is the small reference.
+    std::vector<std::uint64_t> large_set_sizes = {10, 100000, 1000000};
     int lag_probes = 150;         // per level, repeat and system, on loopback
     int lag_probes_delayed = 60;  // the same through the 50 ms relay
     bool lag_delayed = true;      // also measure lag through the 50 ms relay

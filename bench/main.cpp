@@ -209,7 +209,7 @@ int main(int argc, char** argv) {
         s.catchup_ops = 2000;
         s.fullsync_keys = 2000;
         s.memory_keys = 2000;
-        s.large_set_sizes = {1000};
+        s.large_set_sizes = {10, 1000};
         s.lag_probes = 10;
         s.lag_probes_delayed = 5;
     }
