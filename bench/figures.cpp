@@ -631,7 +631,6 @@ void figure_memory(const Settings& s, Results& out) {
     out.tables.push_back(table);
 }
 
-
 // ---------------------------------------------------------------------------------------------
 
 namespace {
@@ -670,12 +669,13 @@ void figure_large_set(const Settings& s, Results& out) {
     table.note = std::to_string(s.clients) +
                  " clients SADD random members to ONE set key that already holds N members "
                  "(members drawn from 2N, so about half are re-adds), 3 regions / master + 2 "
-                 "replicas, " + fmt(s.seconds, 1) + " s per run, medians of " +
-                 std::to_string(s.repeats) +
+                 "replicas, " +
+                 fmt(s.seconds, 1) + " s per run, medians of " + std::to_string(s.repeats) +
                  " alternating runs. The cost of an add should not grow with the set: the "
                  "first size is the small reference.";
-    table.header = {"members N", "pipeline", "Meridian ops/s", "Redis ops/s", "ratio M/R",
-                    "Meridian p50 / p99 us", "Redis p50 / p99 us"};
+    table.header = {"members N",         "pipeline",  "Meridian ops/s",
+                    "Redis ops/s",       "ratio M/R", "Meridian p50 / p99 us",
+                    "Redis p50 / p99 us"};
     const std::string key = key_for(Op::sadd, 0);
     double lowest = -1;
     std::map<int, std::vector<double>> meridian_by_size;  // pipeline -> ops/s per size, in order
@@ -690,8 +690,7 @@ void figure_large_set(const Settings& s, Results& out) {
             emit("large_set_fill",
                  {{"system", sys->name()},
                   {"members", std::to_string(members)},
-                  {"seconds",
-                   fmt(std::chrono::duration<double>(Clock::now() - t0).count(), 2)}});
+                  {"seconds", fmt(std::chrono::duration<double>(Clock::now() - t0).count(), 2)}});
         }
         for (int pipeline : {1, 16}) {
             std::map<std::string, ThroughputSamples> samples;
@@ -730,18 +729,19 @@ void figure_large_set(const Settings& s, Results& out) {
                                   fmt(median(m.p50)) + " / " + fmt(median(m.p99)),
                                   fmt(median(rd.p50)) + " / " + fmt(median(rd.p99))});
             const double rt = ratio(m_ops, r_ops);
-            const bool reference = members == s.large_set_sizes.front() && s.large_set_sizes.size() > 1;
+            const bool reference =
+                members == s.large_set_sizes.front() && s.large_set_sizes.size() > 1;
             if (!reference && (lowest < 0 || rt < lowest)) lowest = rt;
             meridian_by_size[pipeline].push_back(m_ops);
         }
     }
     out.tables.push_back(table);
-    out.targets.push_back({"large-set",
-                           "SADD into one set of 100k / 1M members with replication >= Redis "
-                           "with 2 replicas, pipeline 1 and 16",
-                           "ratio " + fmt(std::max(lowest, 0.0), 2) +
-                               " (lowest over set sizes and pipelines)",
-                           lowest >= 1.0});
+    out.targets.push_back(
+        {"large-set",
+         "SADD into one set of 100k / 1M members with replication >= Redis "
+         "with 2 replicas, pipeline 1 and 16",
+         "ratio " + fmt(std::max(lowest, 0.0), 2) + " (lowest over set sizes and pipelines)",
+         lowest >= 1.0});
     // Meridian against itself: the largest set's rate over the smallest's (0.85: same within the
     // run-to-run noise of this shared machine).
     std::string growth;

@@ -172,7 +172,7 @@ LoadResult run_load(std::uint16_t port, const LoadSpec& spec) {
                     for (char& ch : value) ch = alphabet[rng() % (sizeof alphabet - 1)];
                 }
                 c.append(make_command(spec.op, key_for(spec.op, index), value,
-                                       rng() % std::max<std::uint64_t>(1, spec.members)));
+                                      rng() % std::max<std::uint64_t>(1, spec.members)));
             }
             const auto t0 = Clock::now();
             for (int j = 0; j < batch; ++j) {

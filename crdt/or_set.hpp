@@ -146,7 +146,8 @@ public:
                 std::uint64_t head = 0;
                 const std::size_t n = std::min<std::size_t>(entry.first.size(), 8);
                 for (std::size_t i = 0; i < n; ++i)
-                    head |= std::uint64_t{static_cast<unsigned char>(entry.first[i])} << (56 - 8 * i);
+                    head |= std::uint64_t{static_cast<unsigned char>(entry.first[i])}
+                            << (56 - 8 * i);
                 keyed.push_back({head, &entry});
             }
             std::sort(keyed.begin(), keyed.end(), [](const Keyed& a, const Keyed& b) {
@@ -174,7 +175,8 @@ public:
         };
         const std::size_t extra_dots = by_dot_.size() - entries_.size();  // beyond one each
         return table(entries_.capacity(), sizeof(void*)) +
-               entries_.size() * (malloc_chunk_bytes(sizeof(Node)) + malloc_chunk_bytes(sizeof(Dot))) +
+               entries_.size() *
+                   (malloc_chunk_bytes(sizeof(Node)) + malloc_chunk_bytes(sizeof(Dot))) +
                extra_dots * sizeof(Dot) + table(by_dot_.capacity(), sizeof(Index)) +
                context_.heap_bytes();
     }

@@ -159,7 +159,8 @@ TEST_CASE("dot context: contexts joined in any order, with duplicates, end equal
     });
 }
 
-TEST_CASE("dot context: compacting moves each replica's contiguous run and leaves runs past a gap") {
+TEST_CASE(
+    "dot context: compacting moves each replica's contiguous run and leaves runs past a gap") {
     // A batch of joined deltas: us's dots start past a gap and must stay in the cloud however
     // many there are; eu's continue its prefix and must all move.
     DotContext c = with({{eu, 1}});

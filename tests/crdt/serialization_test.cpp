@@ -296,7 +296,9 @@ TEST_CASE("serialization: bools, varints and integers out of range are refused")
     CHECK(refused<Value>(varint(std::uint64_t{1} << 33) + encode(PnCounter{})));  // not an int32
 }
 
-TEST_CASE("serialization: a set encodes as the std::map of its members, in member order, then its context") {
+TEST_CASE(
+    "serialization: a set encodes as the std::map of its members, in member order, then its "
+    "context") {
     // The set keeps its members in a hash map; the bytes on the wire and in snapshots must stay
     // those of the ordered map they were before.
     StringSet set;
@@ -307,10 +309,12 @@ TEST_CASE("serialization: a set encodes as the std::map of its members, in membe
     }
     set.remove("member7919");
     // Members that tie on their first 8 bytes, are prefixes of others, hold zero or high bytes.
-    for (const std::string& member : {std::string(), std::string("a"), std::string("a\0", 2),
-                                     std::string("abcdefgh"), std::string("abcdefgh1"),
-                                     std::string("abcdefgh0"), std::string("\xff"),
-                                     std::string("\x80" "abc"), std::string("member1000")})
+    for (const std::string& member :
+         {std::string(), std::string("a"), std::string("a\0", 2), std::string("abcdefgh"),
+          std::string("abcdefgh1"), std::string("abcdefgh0"), std::string("\xff"),
+          std::string("\x80"
+                      "abc"),
+          std::string("member1000")})
         set.add(us, member);
     set.join(StringSet{}.add(eu, "zz"));
     for (const auto& [member, dots] : set.entries()) entries.emplace(member, dots);
