@@ -631,4 +631,133 @@ void figure_memory(const Settings& s, Results& out) {
     out.tables.push_back(table);
 }
 
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+
+// Fills `key` with members m0 .. m<members-1>: SADDs of 200 members each, 8 in flight.
+void fill_set(System& sys, const std::string& key, std::uint64_t members) {
+    constexpr std::uint64_t kPerCommand = 200;
+    constexpr std::uint64_t kInFlight = 8;
+    Client c(sys.writer_port());
+    std::uint64_t sent = 0, next = 0;
+    auto read_one = [&] {
+        Reply r = c.read_reply();
+        if (r.is_error()) throw BenchError(sys.name() + " set fill: " + r.str);
+        --sent;
+    };
+    while (next < members) {
+        std::vector<std::string> argv = {"SADD", key};
+        for (std::uint64_t i = 0; i < kPerCommand && next < members; ++i, ++next)
+            argv.push_back("m" + std::to_string(next));
+        c.append(argv);
+        if (++sent == kInFlight) read_one();
+    }
+    while (sent > 0) read_one();
+    const Reply card = c.command({"SCARD", key});
+    if (card.integer != static_cast<long long>(members))
+        throw BenchError(sys.name() + " set fill: SCARD " + std::to_string(card.integer) +
+                         ", expected " + std::to_string(members));
+}
+
+}  // namespace
+
+void figure_large_set(const Settings& s, Results& out) {
+    if (s.large_set_sizes.empty()) return;
+    Table table;
+    table.title = "SADD into one large set";
+    table.note = std::to_string(s.clients) +
+                 " clients SADD random members to ONE set key that already holds N members "
+                 "(members drawn from 2N, so about half are re-adds), 3 regions / master + 2 "
+                 "replicas, " +
+                 fmt(s.seconds, 1) + " s per run, medians of " + std::to_string(s.repeats) +
+                 " alternating runs. The cost of an add should not grow with the set: the "
+                 "first size is the small reference.";
+    table.header = {"members N",         "pipeline",  "Meridian ops/s",
+                    "Redis ops/s",       "ratio M/R", "Meridian p50 / p99 us",
+                    "Redis p50 / p99 us"};
+    const std::string key = key_for(Op::sadd, 0);
+    double lowest = -1;
+    std::map<int, std::vector<double>> meridian_by_size;  // pipeline -> ops/s per size, in order
+    for (std::uint64_t members : s.large_set_sizes) {
+        progress("large set: starting systems (" + std::to_string(members) + " members)");
+        MeridianCluster meridian(s.bins, {3, -1, false, ""});
+        RedisCluster redis(s.bins, {2, -1, false});
+        for (System* sys : {static_cast<System*>(&meridian), static_cast<System*>(&redis)}) {
+            const auto t0 = Clock::now();
+            fill_set(*sys, key, members);
+            if (!sys->wait_replicated(600000)) throw BenchError(sys->name() + " never caught up");
+            emit("large_set_fill",
+                 {{"system", sys->name()},
+                  {"members", std::to_string(members)},
+                  {"seconds", fmt(std::chrono::duration<double>(Clock::now() - t0).count(), 2)}});
+        }
+        for (int pipeline : {1, 16}) {
+            std::map<std::string, ThroughputSamples> samples;
+            alternate(s.repeats, meridian, redis, [&](System& sys, int rep) {
+                LoadSpec spec;
+                spec.op = Op::sadd;
+                spec.keys = Keys::uniform;
+                spec.keyspace = 1;  // the one key, set:0
+                spec.members = 2 * members;
+                spec.clients = s.clients;
+                spec.pipeline = pipeline;
+                spec.seconds = s.seconds;
+                spec.seed = static_cast<std::uint64_t>(rep + 1);
+                LoadResult r = run_load(sys.writer_port(), spec);
+                check_errors(sys.name() + " large-set SADD", r);
+                auto& smp = samples[sys.name()];
+                smp.ops.push_back(r.ops_per_sec);
+                smp.p50.push_back(r.p50_us);
+                smp.p99.push_back(r.p99_us);
+                emit("large_set", {{"system", sys.name()},
+                                   {"members", std::to_string(members)},
+                                   {"pipeline", std::to_string(pipeline)},
+                                   {"rep", std::to_string(rep)},
+                                   {"ops_per_sec", fmt(r.ops_per_sec)},
+                                   {"p50_us", fmt(r.p50_us)},
+                                   {"p99_us", fmt(r.p99_us)}});
+                // Not timed: the replicas must keep up, or the next run pays for this one.
+                if (!sys.wait_replicated(600000))
+                    throw BenchError(sys.name() + " never caught up after the SADDs");
+            });
+            auto& m = samples["meridian"];
+            auto& rd = samples["redis"];
+            const double m_ops = median(m.ops), r_ops = median(rd.ops);
+            table.rows.push_back({std::to_string(members), std::to_string(pipeline), fmt(m_ops),
+                                  fmt(r_ops), ratio_text(m_ops, r_ops),
+                                  fmt(median(m.p50)) + " / " + fmt(median(m.p99)),
+                                  fmt(median(rd.p50)) + " / " + fmt(median(rd.p99))});
+            const double rt = ratio(m_ops, r_ops);
+            const bool reference =
+                members == s.large_set_sizes.front() && s.large_set_sizes.size() > 1;
+            if (!reference && (lowest < 0 || rt < lowest)) lowest = rt;
+            meridian_by_size[pipeline].push_back(m_ops);
+        }
+    }
+    out.tables.push_back(table);
+    out.targets.push_back(
+        {"large-set",
+         "SADD into one set of 100k / 1M members with replication >= Redis "
+         "with 2 replicas, pipeline 1 and 16",
+         "ratio " + fmt(std::max(lowest, 0.0), 2) + " (lowest over set sizes and pipelines)",
+         lowest >= 1.0});
+    // Meridian against itself: the largest set's rate over the smallest's (0.85: same within the
+    // run-to-run noise of this shared machine).
+    std::string growth;
+    bool flat = true;
+    for (const auto& [pipeline, rates] : meridian_by_size) {
+        const double g = ratio(rates.back(), rates.front());
+        growth += (growth.empty() ? "" : ", ") + std::string("pipeline ") +
+                  std::to_string(pipeline) + " " + fmt(g, 2);
+        flat = flat && g >= 0.85;
+    }
+    out.targets.push_back({"large-set-growth",
+                           "SADD into a set of " + std::to_string(s.large_set_sizes.back()) +
+                               " members costs what it costs in one of " +
+                               std::to_string(s.large_set_sizes.front()) +
+                               " (Meridian ops/s, largest / smallest >= 0.85)",
+                           growth, flat});
+}
+
 }  // namespace meridian::bench

@@ -24,6 +24,8 @@ struct Settings {
     std::uint64_t catchup_ops = 1000000;
     std::uint64_t fullsync_keys = 1000000;
     std::uint64_t memory_keys = 1000000;
+    // Members of the one set before the SADDs; the first is the small reference.
+    std::vector<std::uint64_t> large_set_sizes = {10, 100000, 1000000};
     int lag_probes = 150;         // per level, repeat and system, on loopback
     int lag_probes_delayed = 60;  // the same through the 50 ms relay
     bool lag_delayed = true;      // also measure lag through the 50 ms relay
@@ -55,6 +57,7 @@ void figure_lag(const Settings& s, Results& out);
 void figure_bytes(const Settings& s, Results& out);
 void figure_catchup(const Settings& s, Results& out);
 void figure_memory(const Settings& s, Results& out);
+void figure_large_set(const Settings& s, Results& out);
 
 // Numbers as the tables print them.
 std::string fmt(double value, int decimals = 0);

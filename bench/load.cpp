@@ -171,7 +171,8 @@ LoadResult run_load(std::uint16_t port, const LoadSpec& spec) {
                     // Fresh bytes per write: a constant value would flatter LZ4 on the links.
                     for (char& ch : value) ch = alphabet[rng() % (sizeof alphabet - 1)];
                 }
-                c.append(make_command(spec.op, key_for(spec.op, index), value, rng() % 100));
+                c.append(make_command(spec.op, key_for(spec.op, index), value,
+                                      rng() % std::max<std::uint64_t>(1, spec.members)));
             }
             const auto t0 = Clock::now();
             for (int j = 0; j < batch; ++j) {

@@ -26,6 +26,7 @@ struct LoadSpec {
     std::uint64_t total_ops = 0;   // ...or after this many operations (0: time only)
     double rate = 0;               // operations per second over all clients (0: flat out)
     std::size_t value_bytes = 16;  // SET values: random [a-z0-9], fresh per write
+    std::uint64_t members = 100;   // SADD members: "m<n>", n uniform in [0, members)
     std::uint64_t seed = 1;
 };
 

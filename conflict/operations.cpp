@@ -6,6 +6,18 @@ namespace meridian::conflict {
 
 namespace {
 
+// Folds one delta per member into the command's delta. The first is moved in rather than joined
+// into an empty set: most SADDs and SREMs name one member, and that join was a tenth of a
+// replicated SADD's time.
+void fold_into(crdt::StringSet& delta, bool& first, crdt::StringSet&& next) {
+    if (first) {
+        delta = std::move(next);
+        first = false;
+    } else {
+        delta.join(next);
+    }
+}
+
 Refusal refusal_of(crdt::Error error) {
     switch (error) {
         case crdt::Error::overflow: return Refusal::overflow;
@@ -65,10 +77,11 @@ Expected<Written, Refusal> add_members(crdt::Value& state, const Writer& writer,
     auto* set = state.as<crdt::StringSet>();
     if (!set) return unexpected(Refusal::wrong_type);
     crdt::StringSet delta;
+    bool first = true;
     std::int64_t added = 0;
     for (const std::string& member : members) {
         added += set->contains(member) ? 0 : 1;
-        delta.join(set->add(writer.replica, member));
+        fold_into(delta, first, set->add(writer.replica, member));
     }
     return Written{crdt::Value(std::move(delta)), added};
 }
@@ -77,10 +90,11 @@ Expected<Written, Refusal> remove_members(crdt::Value& state, std::span<const st
     auto* set = state.as<crdt::StringSet>();
     if (!set) return unexpected(Refusal::wrong_type);
     crdt::StringSet delta;
+    bool first = true;
     std::int64_t removed = 0;
     for (const std::string& member : members) {
         removed += set->contains(member) ? 1 : 0;
-        delta.join(set->remove(member));
+        fold_into(delta, first, set->remove(member));
     }
     return Written{crdt::Value(std::move(delta)), removed};
 }

@@ -32,6 +32,11 @@ struct Dot {
     std::uint64_t seq = 0;
 
     friend constexpr auto operator<=>(const Dot&, const Dot&) = default;
+    // Abseil's hash hook (a template: nothing of Abseil is included here).
+    template <class H>
+    friend H AbslHashValue(H h, const Dot& d) {
+        return H::combine(static_cast<H&&>(h), d.replica.packed(), d.seq);
+    }
 };
 
 }  // namespace meridian::crdt

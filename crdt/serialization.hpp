@@ -111,10 +111,33 @@ void serialize(Archive& ar, PnCounter& c) {
     }
 }
 
+// The entries are encoded as the std::map<U, Dots> they once were: a size tag, then key and
+// dots per member in key order.
 template <class Archive, class U>
 void serialize(Archive& ar, OrSet<U>& set) {
-    ar(set.entries_, set.context_);
-    if constexpr (Archive::is_loading::value) {
+    using Dots = typename OrSet<U>::Dots;
+    if constexpr (Archive::is_saving::value) {
+        const auto sorted = set.sorted_entries();
+        ar(cereal::make_size_tag(static_cast<cereal::size_type>(sorted.size())));
+        for (const auto* entry : sorted) {
+            // cereal's map item wants references it may write through when loading.
+            auto& key = const_cast<U&>(entry->first);
+            auto& dots = const_cast<Dots&>(entry->second);
+            ar(cereal::make_map_item(key, dots));
+        }
+        ar(set.context_);
+    } else {
+        cereal::size_type size = 0;
+        ar(cereal::make_size_tag(size));  // at most the input's remaining bytes
+        set.entries_.clear();
+        set.entries_.reserve(static_cast<std::size_t>(size));
+        for (cereal::size_type i = 0; i < size; ++i) {
+            U key;
+            Dots dots;
+            ar(cereal::make_map_item(key, dots));
+            set.entries_.try_emplace(std::move(key), std::move(dots));  // as std::map: first wins
+        }
+        ar(set.context_);
         for (auto& [element, dots] : set.entries_) {
             if (dots.empty()) throw DecodeError("set element without a dot");
             detail::require_strictly_sorted(dots, [](const Dot& d) { return d; }, "element dots");

@@ -30,6 +30,20 @@ void VersionVector::advance(ReplicaId replica, std::uint64_t seq) {
 }
 
 void VersionVector::merge(const VersionVector& other) {
+    // Joining deltas merges small vectors very often: raise entries in place when `other` names
+    // no replica we lack, and only build a new vector when it does.
+    const bool in_place =
+        std::all_of(other.entries_.begin(), other.entries_.end(), [&](const Entry& e) {
+            auto it = lower_entry(entries_, e.replica);
+            return it != entries_.end() && it->replica == e.replica;
+        });
+    if (in_place) {
+        for (const Entry& e : other.entries_) {
+            auto it = lower_entry(entries_, e.replica);
+            it->seq = std::max(it->seq, e.seq);
+        }
+        return;
+    }
     std::vector<Entry> merged;
     merged.reserve(entries_.size() + other.entries_.size());
     auto a = entries_.begin();

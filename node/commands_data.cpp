@@ -213,7 +213,7 @@ void smembers(Request& r) {
     const crdt::StringSet* set = set_of(r);
     resp::array(r.reply, set ? set->size() : 0);
     if (set)
-        for (const auto& [member, dots] : set->entries()) resp::bulk(r.reply, member);
+        for (const auto* entry : set->sorted_entries()) resp::bulk(r.reply, entry->first);
 }
 
 void sismember(Request& r) {

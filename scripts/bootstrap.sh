@@ -12,6 +12,7 @@ packages=(
   g++ cmake ninja-build pkg-config ccache openssl
   libboost-dev libcereal-dev liblz4-dev libssl-dev libspdlog-dev
   libtomlplusplus-dev libcli11-dev libhiredis-dev
+  libabsl-dev                       # hash maps of the set CRDT
   libjemalloc-dev                   # meridian-node's allocator (not in sanitized builds)
   catch2 librapidcheck-dev
   redis-server redis-tools          # redis-cli for users, redis-server for side-by-side benchmarks

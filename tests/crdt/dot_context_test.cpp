@@ -158,3 +158,27 @@ TEST_CASE("dot context: contexts joined in any order, with duplicates, end equal
         RC_ASSERT(shuffled == in_order);
     });
 }
+
+TEST_CASE(
+    "dot context: compacting moves each replica's contiguous run and leaves runs past a gap") {
+    // A batch of joined deltas: us's dots start past a gap and must stay in the cloud however
+    // many there are; eu's continue its prefix and must all move.
+    DotContext c = with({{eu, 1}});
+    for (std::uint64_t s = 100; s < 1100; ++s) c.insert({us, s});
+    for (std::uint64_t s = 2; s < 500; ++s) c.insert({eu, s});
+    c.insert({eu, 501});
+    c.compact();
+    CHECK(c.prefix().get(us) == 0);
+    CHECK(c.prefix().get(eu) == 499);
+    CHECK(c.cloud().size() == 1001);
+    CHECK(c.contains({eu, 501}));
+    CHECK(compacted(c));
+    c.join(with({{us, 1}, {eu, 500}}));
+    CHECK(c.prefix().get(eu) == 501);
+    CHECK(c.prefix().get(us) == 1);
+    CHECK(c.cloud().size() == 1000);
+    for (std::uint64_t s = 2; s < 100; ++s) c.insert({us, s});
+    c.compact();
+    CHECK(c.prefix().get(us) == 1099);
+    CHECK(c.cloud().empty());
+}
