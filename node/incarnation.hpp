@@ -14,7 +14,7 @@
 
 #include "crdt/version_vector.hpp"
 #include "node/cluster_config.hpp"
-#include "node/env.hpp"
+#include "storage/env.hpp"
 
 namespace meridian::node {
 

@@ -24,8 +24,8 @@
 #include <vector>
 
 #include "node/cluster_config.hpp"
-#include "node/env.hpp"
-#include "node/wal.hpp"
+#include "storage/env.hpp"
+#include "storage/wal.hpp"
 #include "replication/log_reader.hpp"
 
 namespace meridian::node {

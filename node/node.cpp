@@ -8,7 +8,7 @@
 #include "node/incarnation.hpp"
 #include "node/recovery.hpp"
 #include "node/resp_reply.hpp"
-#include "node/snapshot_file.hpp"
+#include "storage/snapshot_file.hpp"
 
 namespace meridian::node {
 

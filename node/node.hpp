@@ -19,7 +19,7 @@
 #include "node/admin_server.hpp"
 #include "node/client_server.hpp"
 #include "node/cluster_config.hpp"
-#include "node/data_dir_lock.hpp"
+#include "storage/data_dir_lock.hpp"
 #include "node/database.hpp"
 #include "node/home_router.hpp"
 #include "node/rights_broker.hpp"

@@ -3,9 +3,9 @@
 #include <algorithm>
 
 #include "node/apply.hpp"
-#include "node/snapshot_file.hpp"
+#include "storage/snapshot_file.hpp"
 #include "node/snapshotter.hpp"
-#include "node/wal.hpp"
+#include "storage/wal.hpp"
 
 namespace meridian::node {
 

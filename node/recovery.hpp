@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "crdt/hlc.hpp"
-#include "node/env.hpp"
+#include "storage/env.hpp"
 #include "node/keyspace.hpp"
 #include "node/log_store.hpp"
 

@@ -6,7 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "crdt/serialization.hpp"
-#include "node/snapshot_file.hpp"
+#include "storage/snapshot_file.hpp"
 #include "replication/record_format.hpp"
 
 namespace meridian::node {

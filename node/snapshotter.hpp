@@ -16,7 +16,7 @@
 #include <string>
 
 #include "crdt/version_vector.hpp"
-#include "node/env.hpp"
+#include "storage/env.hpp"
 #include "node/keyspace.hpp"
 #include "node/log_store.hpp"
 

@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "crdt/serialization.hpp"
-#include "node/env.hpp"
-#include "node/wal.hpp"
+#include "storage/env.hpp"
+#include "storage/wal.hpp"
 #include "replication/frame.hpp"
 #include "replication/frame_mac.hpp"
 #include "replication/log_record.hpp"

@@ -6,7 +6,7 @@
 //
 // Not built by CMake. Build and run, from the repository root:
 //   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I. \
-//       tests/fuzz/wal_reader_fuzz.cpp node/wal.cpp node/env.cpp -o wal_reader_fuzz
+//       tests/fuzz/wal_reader_fuzz.cpp storage/wal.cpp storage/env.cpp -o wal_reader_fuzz
 //   ./wal_reader_fuzz -max_total_time=60
 #include <algorithm>
 #include <cstddef>
@@ -20,7 +20,7 @@
 #include <utility>
 #include <vector>
 
-#include "node/wal.hpp"
+#include "storage/wal.hpp"
 
 namespace {
 

@@ -92,7 +92,7 @@ std::uint64_t little_endian(const std::string& bytes, std::size_t at, int width)
     return v;
 }
 
-// Where each record of a WAL segment starts, and its payload length (node/wal.hpp's format:
+// Where each record of a WAL segment starts, and its payload length (storage/wal.hpp's format:
 // "MRDNWAL1" | u64 first_lsn | u32 meta_length | meta | u32 crc, then records of
 // u32 length | u32 crc(length) | u32 crc(payload) | payload).
 struct RecordSpan {

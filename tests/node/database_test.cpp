@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "crdt/show.hpp"
-#include "node/fault_env.hpp"
+#include "storage/fault_env.hpp"
 
 namespace {
 

@@ -7,7 +7,7 @@
 #include <sstream>
 #include <string>
 
-#include "node/fault_env.hpp"
+#include "storage/fault_env.hpp"
 
 namespace {
 

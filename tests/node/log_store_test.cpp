@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "crdt/show.hpp"
-#include "node/fault_env.hpp"
+#include "storage/fault_env.hpp"
 #include "node/recovery.hpp"
 
 namespace {

@@ -16,10 +16,10 @@
 
 #include "crdt/show.hpp"
 #include "node/database.hpp"
-#include "node/fault_env.hpp"
-#include "node/snapshot_file.hpp"
+#include "storage/fault_env.hpp"
+#include "storage/snapshot_file.hpp"
 #include "node/snapshotter.hpp"
-#include "node/wal.hpp"
+#include "storage/wal.hpp"
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "node/snapshot_file.hpp"
+#include "storage/snapshot_file.hpp"
 
 #include <lz4.h>
 
@@ -7,7 +7,7 @@
 #include <optional>
 #include <utility>
 
-#include "node/crc32c.hpp"
+#include "storage/crc32c.hpp"
 
 namespace meridian::node {
 

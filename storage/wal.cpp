@@ -1,10 +1,10 @@
-#include "node/wal.hpp"
+#include "storage/wal.hpp"
 
 #include <algorithm>
 #include <charconv>
 #include <cstring>
 
-#include "node/crc32c.hpp"
+#include "storage/crc32c.hpp"
 
 namespace meridian::node {
 

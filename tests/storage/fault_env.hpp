@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "node/env.hpp"
+#include "storage/env.hpp"
 
 namespace meridian::node::testing {
 

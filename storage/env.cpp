@@ -1,4 +1,4 @@
-#include "node/env.hpp"
+#include "storage/env.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-#include "node/crc32c.hpp"
+#include "storage/crc32c.hpp"
 
 #include <rapidcheck/catch.h>
 

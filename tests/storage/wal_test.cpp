@@ -1,4 +1,4 @@
-#include "node/wal.hpp"
+#include "storage/wal.hpp"
 
 #include <rapidcheck.h>
 #include <rapidcheck/catch.h>
@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "node/fault_env.hpp"
+#include "storage/fault_env.hpp"
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "node/data_dir_lock.hpp"
+#include "storage/data_dir_lock.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>

@@ -1,4 +1,4 @@
-#include "node/snapshot_file.hpp"
+#include "storage/snapshot_file.hpp"
 
 #include <rapidcheck.h>
 #include <rapidcheck/catch.h>
@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "node/fault_env.hpp"
+#include "storage/fault_env.hpp"
 
 namespace {
 

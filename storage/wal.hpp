@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "crdt/expected.hpp"
-#include "node/env.hpp"
+#include "storage/env.hpp"
 
 namespace meridian::node {
 

@@ -1,4 +1,4 @@
-#include "node/data_dir_lock.hpp"
+#include "storage/data_dir_lock.hpp"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -7,7 +7,7 @@
 #include <fstream>
 #include <string>
 
-#include "node/fault_env.hpp"
+#include "storage/fault_env.hpp"
 
 namespace {
 
