@@ -43,6 +43,7 @@ cmake --build "$build" --target fuzz_targets -j "${MERIDIAN_JOBS:-1}"
 targets=(
   "resp_parser_fuzz:4096:resp_parser_fuzz"
   "cluster_config_fuzz:4096:cluster_config_fuzz"
+  "backup_manifest_fuzz:8192:backup_manifest_fuzz"
   "wal_reader_fuzz:8192:wal_reader_fuzz"
   "frame_decoder_fuzz:16384:frame_decoder_fuzz"
   "frame_decoder_compressed_fuzz:4096:frame_decoder_compressed_fuzz"

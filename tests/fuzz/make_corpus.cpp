@@ -16,13 +16,15 @@
 #include <vector>
 
 #include "crdt/serialization.hpp"
-#include "storage/env.hpp"
-#include "storage/wal.hpp"
 #include "replication/frame.hpp"
 #include "replication/frame_mac.hpp"
 #include "replication/log_record.hpp"
 #include "replication/messages.hpp"
 #include "replication/record_format.hpp"
+#include "storage/backup_manifest.hpp"
+#include "storage/env.hpp"
+#include "storage/sha256.hpp"
+#include "storage/wal.hpp"
 
 namespace {
 
@@ -373,6 +375,77 @@ void cluster_configs(Corpus& corpus) {
                "cluster = 'x'\nsecret = 'y'\nregions = [{id = 1, name = 'a'}]\n");
 }
 
+// Valid manifests, whole; the broken variants mostly without their checksum line, which the
+// harness's sealed reading adds, so they reach the rule they break.
+void backup_manifests(Corpus& corpus) {
+    namespace node = meridian::node;
+    const std::string t = "backup_manifest_fuzz";
+    node::BackupManifest m;
+    m.cluster = "demo";
+    m.region = "us-east";
+    m.region_id = 1;
+    m.data_fingerprint = 0x9e3779b97f4a7c15ull;
+    m.created_unix_ms = 1'700'000'000'000;
+    m.snapshot_lsn = m.consistent_lsn = m.end_lsn = 1;
+    m.consistent_unix_ms = m.end_unix_ms = m.created_unix_ms;
+    m.files = {{"snapshot/00000000000000000001.snap", 96, node::sha256_hex("snapshot")}};
+    const std::string minimal = node::encode_manifest(m);
+    corpus.add(t, "minimal", minimal);
+
+    m.cluster = "prod \"east\" \\ é";
+    m.region = "eu-west";
+    m.region_id = 2;
+    m.snapshot_lsn = 100;
+    m.consistent_lsn = 150;
+    m.end_lsn = 420;
+    m.end_unix_ms += 60'000;
+    m.version_vector.advance(us, 77);
+    m.version_vector.advance(eu, 301);
+    m.files = {{"snapshot/00000000000000000100.snap", 5000, node::sha256_hex("snapshot")},
+               {"wal/00000000000000000090.wal", 65536, node::sha256_hex("wal 90")},
+               {"wal/00000000000000000300.wal", 1234, node::sha256_hex("wal 300")}};
+    const std::string full = node::encode_manifest(m);
+    corpus.add(t, "full", full);
+
+    const std::string body = full.substr(0, full.rfind("# sha256 "));
+    const auto edit = [&](std::string_view from, std::string_view to) {
+        std::string out = body;
+        const std::size_t at = out.find(from);
+        if (at == std::string::npos) {
+            std::fprintf(stderr, "make_fuzz_corpus: manifest seed lacks %.*s\n",
+                         static_cast<int>(from.size()), from.data());
+            std::exit(1);
+        }
+        return out.replace(at, from.size(), to);
+    };
+    corpus.add(t, "body", body);
+    corpus.add(t, "truncated", full.substr(0, full.size() / 2));
+    std::string flipped = full;
+    flipped[flipped.size() / 3] ^= 0x20;
+    corpus.add(t, "flipped-byte", flipped);
+    corpus.add(t, "wrong-format",
+               edit("format = \"meridian-backup/1\"", "format = \"meridian-backup/2\""));
+    corpus.add(t, "unknown-key", edit("region_id = 2", "region_id = 2\nregoin = \"x\""));
+    corpus.add(t, "mistyped", edit("end_lsn = 420", "end_lsn = \"420\""));
+    corpus.add(t, "negative", edit("bytes = 1234", "bytes = -1234"));
+    corpus.add(t, "too-large", edit("epoch = 3", "epoch = 65536"));
+    corpus.add(t, "lsn-order", edit("consistent_lsn = 150", "consistent_lsn = 99"));
+    corpus.add(t, "path-escape", edit("wal/00000000000000000300.wal", "wal/../../etc/passwd"));
+    corpus.add(t, "duplicate-path",
+               edit("wal/00000000000000000300.wal", "wal/00000000000000000090.wal"));
+    corpus.add(t, "two-snapshots",
+               edit("wal/00000000000000000300.wal", "snapshot/00000000000000000300.snap"));
+    corpus.add(t, "bad-sha256", edit(node::sha256_hex("wal 90"), "ABC"));
+    corpus.add(t, "inline-files",
+               "format = \"meridian-backup/1\"\ncluster = 'c'\nregion = 'r'\nregion_id = 0\n"
+               "data_fingerprint = '0000000000000000'\ncreated_unix_ms = 0\nsnapshot_lsn = 1\n"
+               "consistent_lsn = 1\nend_lsn = 2\nconsistent_unix_ms = 0\nend_unix_ms = 0\n"
+               "version_vector = [{region = 1, epoch = 0, seq = 1}]\n"
+               "files = [{path = 'snapshot/00000000000000000001.snap', bytes = 0, sha256 = '" +
+                   node::sha256_hex("") + "'}]\n");
+    corpus.add(t, "not-toml", "[[files]\npath = = 1\n");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -386,6 +459,7 @@ int main(int argc, char** argv) {
     wal(corpus);
     resp(corpus);
     cluster_configs(corpus);
+    backup_manifests(corpus);
     corpus.report();
     return 0;
 }
