@@ -61,6 +61,22 @@ LogStore::~LogStore() {
 
 Expected<std::uint64_t, std::string> LogStore::append(std::shared_ptr<const LogRecord> record,
                                                       std::uint64_t now_ms) {
+    if (options_.unix_ms) {
+        // One clock read per record: the vDSO makes it a few nanoseconds.
+        const std::uint64_t wall = options_.unix_ms();
+        if (wall != last_clock_ms_) {
+            last_clock_ms_ = wall;
+            auto clock = std::make_shared<LogRecord>();
+            clock->kind = LogRecord::Kind::clock;
+            clock->unix_ms = wall;
+            if (auto appended = append_one(std::move(clock), now_ms); !appended) return appended;
+        }
+    }
+    return append_one(std::move(record), now_ms);
+}
+
+Expected<std::uint64_t, std::string> LogStore::append_one(std::shared_ptr<const LogRecord> record,
+                                                          std::uint64_t now_ms) {
     if (broken()) return unexpected(error_);
     std::string payload = replication::encode_record(*record);
     if (++since_checkpoint_ >= options_.checkpoint_every) add_checkpoint(next_append_);
@@ -74,6 +90,7 @@ Expected<std::uint64_t, std::string> LogStore::append(std::shared_ptr<const LogR
             vv_.advance(record->origin, record->hi);
             break;
         case LogRecord::Kind::state:
+        case LogRecord::Kind::clock:
             break;
         case LogRecord::Kind::vv_merge:
             // Records before a full-sync merge no longer let a peer catch up:
@@ -103,7 +120,8 @@ void LogStore::flush() {
         if (auto written = writer_.flush(); !written) return fail(written.error());
         flushed_end_ = next_append_;
     }
-    if (writer_.should_roll()) {
+    if (writer_.should_roll() || (roll_requested_ && writer_.next_lsn() > writer_.segment_first_lsn())) {
+        roll_requested_ = false;
         // roll() fsyncs the finished segment, so everything so far is durable.
         if (auto rolled = writer_.roll(encode_segment_meta(vv_)); !rolled)
             return fail(rolled.error());
@@ -118,6 +136,14 @@ void LogStore::flush() {
     }
     release_waiters();
     trim_tail();
+}
+
+Expected<void, std::string> LogStore::roll_segment() {
+    roll_requested_ = true;
+    flush();
+    roll_requested_ = false;
+    if (broken()) return unexpected(error_);
+    return {};
 }
 
 void LogStore::when_durable(std::uint64_t lsn, std::function<void(bool)> done) {

@@ -39,6 +39,10 @@ struct LogStoreOptions {
     // (replication::memory_bytes); older ones are read back from the WAL.
     std::size_t tail_bytes = 64u << 20;
     std::uint32_t checkpoint_every = 1024;     // records between catch-up checkpoints
+    // Wall-clock milliseconds since the Unix epoch. When set, a `clock` record
+    // goes before the first record appended in each new millisecond, so the
+    // log can be cut at a point in time (point-in-time restore).
+    std::function<std::uint64_t()> unix_ms;
 };
 
 // Where recovery left the log, and what it learnt on the way.
@@ -86,6 +90,12 @@ public:
     // Removes WAL segments older than `keep_from` while the WAL exceeds its
     // retention budget (records before a snapshot are only kept for catch-up).
     void collect(std::uint64_t keep_from);
+    // Closes the current segment now if it holds records (flushed and synced,
+    // so it can be copied: backups, archiving) and starts the next one at
+    // appended_lsn(). Fails only once the log is broken.
+    Expected<void, std::string> roll_segment();
+    // The first lsn of the segment being written.
+    std::uint64_t segment_first_lsn() const { return writer_.segment_first_lsn(); }
 
     // Called for each record, in order, when it becomes visible (may ship).
     std::function<void(const replication::LoggedRecord&)> on_visible;
@@ -127,6 +137,8 @@ private:
     void advance_visible(std::uint64_t end);
     void release_waiters();
     void fail(const std::string& error);
+    Expected<std::uint64_t, std::string> append_one(std::shared_ptr<const replication::LogRecord> record,
+                                                    std::uint64_t now_ms);
     void add_checkpoint(std::uint64_t lsn);
     void trim_tail();
 
@@ -144,6 +156,8 @@ private:
     std::uint64_t catchup_floor_ = 1;
     std::map<std::uint64_t, crdt::VersionVector> checkpoints_;
     std::uint64_t since_checkpoint_ = 0;
+    std::uint64_t last_clock_ms_ = 0;  // of the latest clock record
+    bool roll_requested_ = false;
 
     struct TailEntry {
         replication::LoggedRecord logged;

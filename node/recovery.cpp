@@ -91,6 +91,7 @@ Expected<Recovered, std::string> recover(Env& env, const std::string& data_dir, 
                     out.log.catchup_floor = lsn + 1;
                     out.log.checkpoints.emplace_back(lsn + 1, vv);
                     break;
+                case LogRecord::Kind::clock: break;
             }
             out.records_replayed += lsn >= from ? 1 : 0;
             return true;

@@ -5,9 +5,11 @@
 // seq v may apply any record with lo <= v + 1; applying a record twice is
 // harmless because deltas are join-semilattice states.
 //
-// Two further kinds exist only in a node's own log, never on the wire as
-// records: `state` (a chunk of full-state sync: key states with no interval)
-// and `vv_merge` (the end of a full sync: the version vector it brought).
+// Three further kinds exist only in a node's own log, never on the wire as
+// records: `state` (a chunk of full-state sync: key states with no interval),
+// `vv_merge` (the end of a full sync: the version vector it brought) and
+// `clock` (the wall-clock millisecond from which the records after it were
+// appended: what point-in-time restore cuts the log by).
 #pragma once
 
 #include <cstdint>
@@ -42,7 +44,7 @@ struct RequestStamp {
 };
 
 struct LogRecord {
-    enum class Kind : std::uint8_t { deltas = 0, state = 1, vv_merge = 2 };
+    enum class Kind : std::uint8_t { deltas = 0, state = 1, vv_merge = 2, clock = 3 };
 
     Kind kind = Kind::deltas;
     crdt::ReplicaId origin;  // deltas only
@@ -50,6 +52,7 @@ struct LogRecord {
     std::uint64_t hi = 0;    // deltas only: last seq of origin covered
     std::vector<KeyDelta> deltas;
     crdt::VersionVector merged;  // vv_merge only
+    std::uint64_t unix_ms = 0;   // clock only
     std::optional<RequestStamp> request;  // deltas only: a forwarded write executed here
 
     friend bool operator==(const LogRecord&, const LogRecord&) = default;

@@ -28,6 +28,7 @@ void save(Archive& ar, const LogRecord& r) {
         case LogRecord::Kind::deltas: ar(r.origin, r.lo, r.hi, r.deltas, r.request); break;
         case LogRecord::Kind::state: ar(r.deltas); break;
         case LogRecord::Kind::vv_merge: ar(r.merged); break;
+        case LogRecord::Kind::clock: ar(r.unix_ms); break;
     }
 }
 
@@ -35,7 +36,7 @@ template <class Archive>
 void load(Archive& ar, LogRecord& r) {
     std::uint8_t kind = 0;
     ar(kind);
-    if (kind > static_cast<std::uint8_t>(LogRecord::Kind::vv_merge))
+    if (kind > static_cast<std::uint8_t>(LogRecord::Kind::clock))
         throw crdt::DecodeError("unknown log record kind " + std::to_string(kind));
     r.kind = static_cast<LogRecord::Kind>(kind);
     switch (r.kind) {
@@ -46,6 +47,7 @@ void load(Archive& ar, LogRecord& r) {
             break;
         case LogRecord::Kind::state: ar(r.deltas); break;
         case LogRecord::Kind::vv_merge: ar(r.merged); break;
+        case LogRecord::Kind::clock: ar(r.unix_ms); break;
     }
 }
 

@@ -620,3 +620,48 @@ TEST_CASE("a failed background fsync under everysec breaks the log") {
     CHECK(h.log->broken());
     CHECK_FALSE(h.log->append(delta_record(region_a, 2), 0).has_value());
 }
+
+namespace {
+
+std::uint64_t fake_wall_ms = 1000;
+
+}  // namespace
+
+TEST_CASE("a clock record goes before the first record of each new wall-clock millisecond") {
+    fake_wall_ms = 1000;
+    Harness h(FsyncMode::no, [](LogStoreOptions& o) { o.unix_ms = [] { return fake_wall_ms; }; });
+    const std::uint64_t first = h.append(delta_record(region_a, 1));
+    h.append(delta_record(region_a, 2));  // same millisecond: no clock record
+    fake_wall_ms = 1005;
+    const std::uint64_t third = h.append(delta_record(region_a, 3));
+    h.log->flush();
+    CHECK(first == 2);  // lsn 1 is the clock record
+    CHECK(third == 5);
+    const auto records = read_all(*h.log, 1, 1 << 20);
+    REQUIRE(records.size() == 5);
+    CHECK(records[0].record->kind == LogRecord::Kind::clock);
+    CHECK(records[0].record->unix_ms == 1000);
+    CHECK(records[3].record->kind == LogRecord::Kind::clock);
+    CHECK(records[3].record->unix_ms == 1005);
+    // Clock records are bookkeeping: the version vector counts only the writes.
+    CHECK(h.log->version_vector() == vv_of({{region_a, 3}}));
+    // And they survive the encoding to disk.
+    CHECK(*meridian::replication::decode_record(meridian::replication::encode_record(*records[3].record)) ==
+          *records[3].record);
+}
+
+TEST_CASE("roll_segment closes a segment that holds records and no other") {
+    Harness h(FsyncMode::everysec);
+    const std::uint64_t empty_first = h.log->segment_first_lsn();
+    REQUIRE(h.log->roll_segment().has_value());
+    CHECK(h.log->segment_first_lsn() == empty_first);  // nothing in it: not rolled
+    h.append(delta_record(region_a, 1));
+    h.append(delta_record(region_a, 2));
+    REQUIRE(h.log->roll_segment().has_value());
+    CHECK(h.log->segment_first_lsn() == 3);
+    auto segments = meridian::node::list_segments(h.env, h.dir / "wal");
+    REQUIRE(segments.has_value());
+    REQUIRE(segments->size() == 2);
+    CHECK((*segments)[1].first_lsn == 3);
+    CHECK(h.log->durable_lsn() == 2);  // a roll syncs what it closes
+}

@@ -70,6 +70,7 @@ LoggedRecord SimStore::append(LogRecord record, std::uint64_t now_ms) {
             vv_.merge(record.merged);
             catchup_floor_ = log_.size() + 2;
             break;
+        case LogRecord::Kind::clock: break;
     }
     LoggedRecord entry;
     entry.lsn = log_.size() + 1;
