@@ -51,16 +51,28 @@ Snapshotter::~Snapshotter() {
     writer_.join();
 }
 
-std::string Snapshotter::next_chunk(std::uint64_t& cursor) {
+std::string encode_snapshot_chunk(const Keyspace& keyspace, std::uint64_t& cursor) {
     std::vector<replication::KeyDelta> states;
     std::size_t bytes = 0;
     do {
-        cursor = keyspace_.scan(cursor, 256, [&](std::string_view key, const crdt::Value& value) {
+        cursor = keyspace.scan(cursor, 256, [&](std::string_view key, const crdt::Value& value) {
             states.push_back(replication::KeyDelta{std::string(key), value});
             bytes += key.size() + 32;
         });
     } while (cursor != 0 && bytes < chunk_bytes);
     return crdt::encode(states);
+}
+
+Expected<std::string, std::string> write_snapshot(Env& env, const std::string& dir,
+                                                  const SnapshotMeta& meta, const Keyspace& keyspace) {
+    auto writer = SnapshotWriter::open(env, dir, meta.lsn, encode_snapshot_meta(meta));
+    if (!writer) return unexpected(writer.error());
+    std::uint64_t cursor = 0;
+    do {
+        if (auto written = writer->add_chunk(encode_snapshot_chunk(keyspace, cursor)); !written)
+            return unexpected(written.error());
+    } while (cursor != 0);
+    return writer->finish();
 }
 
 void Snapshotter::start(Done done) {
@@ -92,7 +104,7 @@ void Snapshotter::step(std::shared_ptr<Run> run) {
     }
     if (run->scanned) return finish(run);
 
-    std::string chunk = next_chunk(run->cursor);
+    std::string chunk = encode_snapshot_chunk(keyspace_, run->cursor);
     run->scanned = run->cursor == 0;
     ++run->chunks_in_flight;
     boost::asio::post(writer_, [this, run, chunk = std::move(chunk), alive = std::weak_ptr<bool>(alive_)] {
@@ -149,18 +161,16 @@ Expected<std::uint64_t, std::string> Snapshotter::take_now() {
     boost::asio::post(writer_, [&idle] { idle.set_value(); });
     drained.wait();
 
-    const SnapshotMeta meta{log_.appended_lsn(), log_.version_vector(), log_.catchup_floor()};
-    auto writer = SnapshotWriter::open(env_, dir_, meta.lsn, encode_snapshot_meta(meta));
-    if (!writer) return unexpected(writer.error());
-    std::uint64_t cursor = 0;
-    do {
-        if (auto written = writer->add_chunk(next_chunk(cursor)); !written) return unexpected(written.error());
-    } while (cursor != 0);
+    // The snapshot reflects the log up to here; blocking, so nothing is
+    // appended meanwhile, and the log is durable before the snapshot exists.
     if (auto synced = log_.sync_now(); !synced) return unexpected(synced.error());
-    if (auto finished = writer->finish(); !finished) return unexpected(finished.error());
+    const SnapshotMeta meta{log_.appended_lsn(), log_.version_vector(), log_.catchup_floor()};
+    auto written = write_snapshot(env_, dir_, meta, keyspace_);
+    if (!written) return unexpected(written.error());
     ++stats_.taken;
     stats_.last_lsn = meta.lsn;
-    stats_.last_bytes = writer->bytes_written();
+    auto size = env_.file_size(*written);
+    stats_.last_bytes = size ? *size : 0;
     return meta.lsn;
 }
 

@@ -31,6 +31,13 @@ struct SnapshotMeta {
 std::string encode_snapshot_meta(const SnapshotMeta& meta);
 Expected<SnapshotMeta, std::string> decode_snapshot_meta(std::string_view bytes);
 
+// The next chunk of key states from `cursor` (0 starts a scan; 0 on return
+// means the scan is done), about 1 MiB encoded.
+std::string encode_snapshot_chunk(const Keyspace& keyspace, std::uint64_t& cursor);
+// Writes the whole keyspace as one snapshot in `dir`, blocking; returns its path.
+Expected<std::string, std::string> write_snapshot(Env& env, const std::string& dir,
+                                                  const SnapshotMeta& meta, const Keyspace& keyspace);
+
 struct SnapshotStats {
     std::uint64_t taken = 0;
     std::uint64_t failed = 0;
@@ -60,7 +67,6 @@ private:
     struct Run;
     void step(std::shared_ptr<Run> run);
     void finish(std::shared_ptr<Run> run);
-    std::string next_chunk(std::uint64_t& cursor);
 
     Env& env_;
     boost::asio::io_context& io_;
