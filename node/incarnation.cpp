@@ -5,6 +5,8 @@
 #include <map>
 #include <sstream>
 
+#include "storage/file_copy.hpp"
+
 namespace meridian::node {
 
 namespace {
@@ -46,20 +48,6 @@ std::string current_boot_id() {
     std::string id;
     std::getline(in, id);
     return id;
-}
-
-Expected<void, std::string> write_file_atomically(Env& env, const std::string& path,
-                                                  std::string_view contents) {
-    const std::string tmp = path + ".tmp";
-    (void)env.remove_file(tmp);  // a stale one from a crash
-    {
-        auto file = env.open_append(tmp);
-        if (!file) return unexpected(file.error());
-        if (auto r = (*file)->append(contents); !r) return r;
-        if (auto r = (*file)->sync(); !r) return r;
-    }
-    if (auto r = env.rename_file(tmp, path); !r) return r;
-    return env.sync_dir(parent_dir(path));
 }
 
 Expected<Incarnation, std::string> begin_incarnation(Env& env, const std::string& data_dir,
@@ -128,7 +116,7 @@ Expected<Incarnation, std::string> begin_incarnation(Env& env, const std::string
 
     const std::string contents = "epoch=" + std::to_string(result.epoch) +
                                  "\nfsync=" + mode_name(fsync) + "\nboot_id=" + boot_id + "\n";
-    if (auto r = write_file_atomically(env, path, contents); !r) return unexpected(r.error());
+    if (auto r = write_file_durably(env, path, contents); !r) return unexpected(r.error());
     if (exists(env, clean_path)) {
         if (auto r = env.remove_file(clean_path); !r) return unexpected(r.error());
         if (auto r = env.sync_dir(data_dir); !r) return unexpected(r.error());
@@ -137,7 +125,7 @@ Expected<Incarnation, std::string> begin_incarnation(Env& env, const std::string
 }
 
 Expected<void, std::string> mark_clean_shutdown(Env& env, const std::string& data_dir) {
-    return write_file_atomically(env, join_path(data_dir, clean_file), "clean\n");
+    return write_file_durably(env, join_path(data_dir, clean_file), "clean\n");
 }
 
 }  // namespace meridian::node

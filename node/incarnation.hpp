@@ -36,10 +36,6 @@ Expected<Incarnation, std::string> begin_incarnation(Env& env, const std::string
 // The last step of a clean shutdown, after the WAL is synced.
 Expected<void, std::string> mark_clean_shutdown(Env& env, const std::string& data_dir);
 
-// Writes a small file atomically: temporary file, fsync, rename, directory fsync.
-Expected<void, std::string> write_file_atomically(Env& env, const std::string& path,
-                                                  std::string_view contents);
-
 // This machine's boot id (changes at every boot); empty if unknown.
 std::string current_boot_id();
 
