@@ -253,6 +253,7 @@ const std::array u32_keys = {
     CountKey<std::uint32_t>{"relay_delay_ms", &ClusterConfig::relay_delay_ms, 0},
     CountKey<std::uint32_t>{"reconnect_min_ms", &ClusterConfig::reconnect_min_ms, 1},
     CountKey<std::uint32_t>{"reconnect_max_ms", &ClusterConfig::reconnect_max_ms, 1},
+    CountKey<std::uint32_t>{"archive_timeout_ms", &ClusterConfig::archive_timeout_ms, 0},
 };
 
 const std::vector<std::string_view>& top_level_keys() {
@@ -268,8 +269,9 @@ const std::vector<std::string_view>& top_level_keys() {
     return keys;
 }
 
-constexpr std::array region_keys = {"id"sv,          "name"sv,         "client_listen"sv,
-                                    "peer_listen"sv, "admin_listen"sv, "data_dir"sv};
+constexpr std::array region_keys = {"id"sv,           "name"sv,         "client_listen"sv,
+                                    "peer_listen"sv,  "admin_listen"sv, "data_dir"sv,
+                                    "archive_dir"sv};
 constexpr std::array policy_keys = {"match"sv, "type"sv, "route"sv, "home"sv, "min"sv};
 constexpr std::array tls_keys = {"cert"sv, "key"sv, "ca"sv};
 constexpr std::array log_levels = {"trace"sv, "debug"sv,    "info"sv, "warn"sv,
@@ -410,6 +412,7 @@ std::optional<RegionConfig> parse_region(Section& s) {
 
     const auto data_dir = s.nonempty_string("data_dir");
     region.data_dir = data_dir ? *data_dir : "data/" + region.name;
+    if (const auto archive_dir = s.nonempty_string("archive_dir")) region.archive_dir = *archive_dir;
 
     if (s.failed()) return std::nullopt;
     return region;
@@ -730,6 +733,10 @@ const RegionConfig* ClusterConfig::find_region(crdt::RegionId id) const {
 
 std::uint64_t ClusterConfig::fingerprint() const {
     return conflict::policy_fingerprint(cluster, directory, policies);
+}
+
+std::uint64_t ClusterConfig::data_fingerprint() const {
+    return conflict::policy_fingerprint("", directory, policies);
 }
 
 Expected<ClusterConfig, std::string> parse_cluster_config(std::string_view toml_text,

@@ -25,6 +25,7 @@ struct RegionConfig {
     std::string peer_listen;    // replication
     std::string admin_listen;   // HTTP /metrics /status; "" = off
     std::string data_dir;       // default "data/<name>"
+    std::string archive_dir;    // closed WAL segments are copied here; "" = no archiving
 };
 
 // Paths as written, or resolved against the cluster file's folder when
@@ -66,12 +67,18 @@ struct ClusterConfig {
     std::uint32_t relay_delay_ms = 200;
     std::uint32_t reconnect_min_ms = 50;
     std::uint32_t reconnect_max_ms = 5000;
+    // With an archive_dir: a segment holding records is closed (and so
+    // archived) at the latest this long after it was opened; 0 = only when full.
+    std::uint32_t archive_timeout_ms = 60'000;
     std::string log_level = "info";  // trace debug info warn error critical off
 
     const RegionConfig* find_region(std::string_view name) const;
     const RegionConfig* find_region(crdt::RegionId id) const;
     // policy_fingerprint(cluster, directory, policies): what peers compare.
     std::uint64_t fingerprint() const;
+    // The same without the cluster's name: what decides how stored data reads
+    // (regions and policies). A backup restores only under an equal one.
+    std::uint64_t data_fingerprint() const;
 };
 
 // Parses and validates a cluster file's text. Errors are one line naming the

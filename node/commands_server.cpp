@@ -235,6 +235,8 @@ void meridian(Request& r) {
             resp::bulk(r.reply, std::string(name) + "." + std::to_string(replica.epoch));
             resp::integer(r.reply, amount);
         }
+    } else if (sub == "backup" && r.args.size() == 3) {
+        r.node.backup(r.args[2], r.take_slot());
     } else if (sub == "peers" && r.args.size() == 2) {
         r.reply = r.node.peers_reply();
     } else if ((sub == "pause" || sub == "resume") && r.args.size() == 3) {
@@ -242,7 +244,8 @@ void meridian(Request& r) {
         else resp::error(r.reply, "ERR no peer region named '" + r.args[2].substr(0, 64) + "'");
     } else {
         resp::error(r.reply,
-                    "ERR usage: MERIDIAN POLICY key | VV | PEERS | RIGHTS key | PAUSE region | RESUME region");
+                    "ERR usage: MERIDIAN POLICY key | VV | PEERS | RIGHTS key | PAUSE region | RESUME region | "
+                    "BACKUP dir");
     }
 }
 

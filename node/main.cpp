@@ -1,26 +1,89 @@
 // meridian-node: one region of a Meridian cluster.
 //
 //   meridian-node --config cluster.toml --region us-east [--data-dir DIR] ...
+//   meridian-node restore --config cluster.toml --from BACKUP [--archive DIR]
+//                 [--to TIME | --to-vv VV] [--as-cluster NAME] --data-dir DIR
 //
-// Exit codes: 0 after a clean shutdown (SIGTERM, SIGINT), 2 for a wrong
-// command line or cluster file, 1 when the node cannot start or fails.
+// Exit codes: 0 after a clean shutdown (SIGTERM, SIGINT) or a restore, 2 for
+// a wrong command line or cluster file or a backup that cannot be restored, 1
+// when the node cannot start or fails.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "node/node.hpp"
+#include "node/restore.hpp"
 
 using meridian::node::ClusterConfig;
 using meridian::node::FsyncMode;
 
+namespace {
+
+int restore_main(int argc, char** argv) {
+    CLI::App app{"meridian-node restore: rebuild a data directory from a backup (and the WAL archive)"};
+    std::string config_path, to, to_vv;
+    meridian::node::RestoreOptions options;
+    app.add_option("--config", config_path, "the cluster file the backup was taken under")->required();
+    app.add_option("--from", options.backup_dir, "the backup directory (MERIDIAN BACKUP's)")->required();
+    app.add_option("--archive", options.archive_dir, "the region's WAL archive, to restore past the backup");
+    app.add_option("--to", to, "stop at this time: RFC 3339 (2026-12-04T17:38:15.123Z) or Unix milliseconds");
+    app.add_option("--to-vv", to_vv, "stop at this version vector (MERIDIAN VV's form: us-east.0:17 ...)");
+    app.add_option("--as-cluster", options.as_cluster, "the restored data's cluster name (default <cluster>-restored)");
+    app.add_option("--data-dir", options.data_dir, "the data directory to create (must not exist or be empty)")
+        ->required();
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        app.exit(e);
+        return 2;
+    }
+    auto fail = [](const std::string& message) {
+        std::fprintf(stderr, "meridian-node restore: %s\n", message.c_str());
+        return 2;
+    };
+    auto loaded = meridian::node::load_cluster_config(config_path);
+    if (!loaded) return fail(loaded.error());
+    options.config = &*loaded;
+    if (!to.empty()) {
+        auto time = meridian::node::parse_restore_time(to);
+        if (!time) return fail(time.error());
+        options.to.unix_ms = *time;
+    }
+    if (!to_vv.empty()) {
+        auto vv = meridian::node::parse_version_vector(to_vv, loaded->directory);
+        if (!vv) return fail(vv.error());
+        options.to.vv = std::move(*vv);
+    }
+    auto report = meridian::node::restore_backup(meridian::node::default_env(), options);
+    if (!report) return fail(report.error());
+    std::printf(
+        "restored region %s of cluster %s into %s as cluster %s: %llu keys, %llu records replayed "
+        "(%llu archive segments), up to lsn %llu%s, version vector %s\n",
+        report->manifest.region.c_str(), report->manifest.cluster.c_str(), options.data_dir.c_str(),
+        report->as_cluster.c_str(), static_cast<unsigned long long>(report->keys),
+        static_cast<unsigned long long>(report->records_applied),
+        static_cast<unsigned long long>(report->archive_segments),
+        static_cast<unsigned long long>(report->end_lsn),
+        report->last_unix_ms ? (", last write at " + meridian::node::format_unix_ms(*report->last_unix_ms)).c_str()
+                             : "",
+        report->vv.to_string().c_str());
+    return 0;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+    if (argc > 1 && std::string_view(argv[1]) == "restore") return restore_main(argc - 1, argv + 1);
     CLI::App app{"meridian-node: one region of a Meridian geo-replicated store"};
-    std::string config_path, region, data_dir, client_listen, admin_listen, peer_listen, fsync, log_level;
+    std::string config_path, region, data_dir, archive_dir, client_listen, admin_listen, peer_listen, fsync, log_level;
     bool repair_wal = false;
     app.add_option("--config", config_path, "cluster file (TOML)")->required();
     app.add_option("--region", region, "this node's region name, as in the cluster file")->required();
     app.add_option("--data-dir", data_dir, "override the region's data_dir");
+    app.add_option("--archive-dir", archive_dir, "override the region's archive_dir (WAL archiving)");
     app.add_option("--client-listen", client_listen, "override the region's client_listen (host:port)");
     app.add_option("--admin-listen", admin_listen, "override the region's admin_listen (host:port)");
     app.add_option("--peer-listen", peer_listen, "override the region's peer_listen (host:port)");
@@ -53,6 +116,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     if (!data_dir.empty()) own->data_dir = data_dir;
+    if (!archive_dir.empty()) own->archive_dir = archive_dir;
     if (!client_listen.empty()) own->client_listen = client_listen;
     if (!admin_listen.empty()) own->admin_listen = admin_listen;
     if (!peer_listen.empty()) own->peer_listen = peer_listen;

@@ -7,6 +7,7 @@
 #include "node/commands.hpp"
 #include "node/incarnation.hpp"
 #include "node/recovery.hpp"
+#include "node/restore.hpp"
 #include "node/resp_reply.hpp"
 #include "storage/snapshot_file.hpp"
 
@@ -25,6 +26,12 @@ std::uint64_t unix_ms() {
     return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                           std::chrono::system_clock::now().time_since_epoch())
                                           .count());
+}
+
+std::string resp_error(const std::string& message) {
+    std::string out;
+    resp::error(out, message);
+    return out;
 }
 
 std::string misconf(const std::string& error) {
@@ -69,6 +76,8 @@ Expected<void, std::string> Node::start() {
     auto lock = DataDirLock::acquire(region_.data_dir);
     if (!lock) return unexpected(lock.error());
     lock_.emplace(std::move(*lock));
+    if (auto restored = check_restored_data_dir(env, region_.data_dir, config.cluster); !restored)
+        return unexpected(restored.error());
 
     auto recovered = recover(env, region_.data_dir, options_.repair_wal, unix_ms());
     if (!recovered) return unexpected(recovered.error());
@@ -90,6 +99,7 @@ Expected<void, std::string> Node::start() {
     log_options.segment_bytes = config.wal_segment_bytes;
     log_options.retention_bytes = config.wal_retention_bytes;
     log_options.tail_bytes = config.log_tail_bytes;
+    log_options.unix_ms = unix_ms;
     auto log = LogStore::open(env, io_, log_options, std::move(recovered->log));
     if (!log) return unexpected(log.error());
     log_ = std::move(*log);
@@ -166,6 +176,8 @@ Expected<void, std::string> Node::start() {
 
     snapshotter_ = std::make_unique<Snapshotter>(env, io_, join_path(region_.data_dir, "snapshot"),
                                                  keyspace_, *log_, steady_ms);
+    archiver_ = std::make_unique<WalArchiver>(env, io_, log_options.wal_dir, region_.archive_dir);
+    backups_ = std::make_unique<Backups>(env, io_, config, region_, keyspace_, *log_, steady_ms, unix_ms);
 
     signals_.add(SIGINT);
     signals_.add(SIGTERM);
@@ -349,10 +361,42 @@ void Node::maintenance() {
         (appended > last_snapshot_lsn_ &&
          now_ms() - last_snapshot_ms_ >= std::uint64_t{config.snapshot_every_seconds} * 1000);
     if (due && !snapshotter_->running() && !stopping_) start_snapshot();
+    close_idle_segment();
+    archiver_->poll();
     keyspace_.rehash(65536);  // finish a resize even when no writes come
     maintenance_timer_.expires_after(std::chrono::seconds(1));
     maintenance_timer_.async_wait([this](const boost::system::error_code& error) {
         if (!error && !stopping_) maintenance();
+    });
+}
+
+// With archiving on, a segment is closed (and archived) within
+// archive_timeout_ms of being opened, so a quiet region's recent writes do not
+// sit unarchived in a half-empty segment for days.
+void Node::close_idle_segment() {
+    const std::uint64_t timeout = options_.config.archive_timeout_ms;
+    if (!archiver_->enabled() || timeout == 0 || stopping_) return;
+    if (log_->segment_first_lsn() != open_segment_) {
+        open_segment_ = log_->segment_first_lsn();
+        open_segment_ms_ = now_ms();
+        return;
+    }
+    if (now_ms() - open_segment_ms_ < timeout || log_->appended_lsn() == open_segment_) return;
+    if (auto rolled = log_->roll_segment(); !rolled) spdlog::error("closing the WAL segment: {}", rolled.error());
+}
+
+void Node::backup(const std::string& dir, ReplySlot slot) {
+    if (stopping_) return slot.complete(resp_error("ERR the node is shutting down"));
+    auto waiting = std::make_shared<ReplySlot>(std::move(slot));  // std::function needs a copyable callback
+    backups_->start(dir, [waiting](Expected<BackupManifest, std::string> result) {
+        if (!result) return waiting->complete(resp_error("ERR backup failed: " + result.error()));
+        std::uint64_t bytes = 0;
+        for (const BackupFile& f : result->files) bytes += f.bytes;
+        std::string out;
+        resp::simple(out, "OK backup verified: lsn " + std::to_string(result->snapshot_lsn) + " to " +
+                              std::to_string(result->end_lsn) + ", " + std::to_string(result->files.size()) +
+                              " files, " + std::to_string(bytes) + " bytes");
+        waiting->complete(std::move(out));
     });
 }
 
@@ -368,8 +412,9 @@ void Node::start_snapshot() {
         const std::string dir = join_path(region_.data_dir, "snapshot");
         if (auto removed = remove_old_snapshots(env, dir, 2); !removed)
             spdlog::warn("removing old snapshots: {}", removed.error());
-        std::uint64_t keep_from = *result;
+        std::uint64_t keep_from = std::min(*result, archiver_->archived_end());
         if (auto needed = core_->lowest_needed_lsn()) keep_from = std::min(keep_from, *needed);
+        if (auto pinned = backups_->pinned_lsn()) keep_from = std::min(keep_from, *pinned);
         log_->collect(keep_from);
         spdlog::info("snapshot at lsn {} written", *result);
     });

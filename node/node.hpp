@@ -17,6 +17,7 @@
 #include <string>
 
 #include "node/admin_server.hpp"
+#include "node/backup.hpp"
 #include "node/client_server.hpp"
 #include "node/cluster_config.hpp"
 #include "storage/data_dir_lock.hpp"
@@ -27,6 +28,7 @@
 #include "node/log_store.hpp"
 #include "node/node_context.hpp"
 #include "node/snapshotter.hpp"
+#include "node/wal_archiver.hpp"
 #include "replication/core.hpp"
 #include "replication/transport.hpp"
 
@@ -68,6 +70,7 @@ public:
                    ReplySlot& slot) override;
     void decrement_with_rights(const std::string& key, std::uint64_t amount, ReplySlot slot,
                                ClientState& client) override;
+    void backup(const std::string& dir, ReplySlot slot) override;
 
     // replication::StateReader
     std::uint64_t read_states(std::uint64_t cursor, std::size_t max_bytes,
@@ -85,6 +88,7 @@ private:
     std::int64_t regions_holding(std::uint64_t seq) const;
     void maintenance();
     void start_snapshot();
+    void close_idle_segment();
     std::string metrics_text();
     std::string status_json();
 
@@ -100,6 +104,8 @@ private:
     std::unique_ptr<ClientServer> clients_;
     std::unique_ptr<AdminServer> admin_;
     std::unique_ptr<Snapshotter> snapshotter_;
+    std::unique_ptr<WalArchiver> archiver_;
+    std::unique_ptr<Backups> backups_;
     std::unique_ptr<HomeRouter> home_;
     std::unique_ptr<RightsBroker> rights_;
     boost::asio::signal_set signals_{io_};
@@ -118,6 +124,8 @@ private:
     std::uint64_t started_unix_ = 0;
     std::uint64_t last_snapshot_lsn_ = 1;
     std::uint64_t last_snapshot_ms_ = 0;
+    std::uint64_t open_segment_ = 0;     // the WAL segment being written, as last seen
+    std::uint64_t open_segment_ms_ = 0;  // when it was first seen
     bool stopping_ = false;
     std::string incarnation_reason_;
     std::uint64_t records_replayed_ = 0;

@@ -42,6 +42,9 @@ public:
     virtual void decrement_with_rights(const std::string& key, std::uint64_t amount, ReplySlot slot,
                                        ClientState& client) = 0;
 
+    // MERIDIAN BACKUP: completes `slot` once the backup is written and verified.
+    virtual void backup(const std::string& dir, ReplySlot slot) = 0;
+
     // INFO, MERIDIAN PEERS / PAUSE / RESUME.
     virtual std::string info(std::string_view section) = 0;
     virtual std::string peers_reply() = 0;                       // RESP array

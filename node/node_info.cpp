@@ -125,7 +125,23 @@ std::string Node::info(std::string_view section) {
             << "snapshots_failed:" << snap.failed << "\r\n"
             << "last_snapshot_lsn:" << snap.last_lsn << "\r\n"
             << "last_snapshot_bytes:" << snap.last_bytes << "\r\n"
-            << "records_replayed_at_start:" << records_replayed_ << "\r\n\r\n";
+            << "records_replayed_at_start:" << records_replayed_ << "\r\n";
+        const ArchiveStats& archive = archiver_->stats();
+        out << "archive_enabled:" << (archiver_->enabled() ? 1 : 0) << "\r\n";
+        if (archiver_->enabled())
+            out << "archived_lsn:" << archiver_->archived_end() - 1 << "\r\n"
+                << "archive_pending_segments:" << archive.pending_segments << "\r\n"
+                << "archive_segments:" << archive.segments_archived << "\r\n"
+                << "archive_bytes:" << archive.bytes_archived << "\r\n"
+                << "archive_failures:" << archive.failures << "\r\n"
+                << "archive_last_error:" << archive.last_error << "\r\n";
+        const BackupStats& backup = backups_->stats();
+        out << "backup_in_progress:" << (backups_->running() ? 1 : 0) << "\r\n"
+            << "backups_completed:" << backup.completed << "\r\n"
+            << "backups_failed:" << backup.failed << "\r\n"
+            << "last_backup_bytes:" << backup.last_bytes << "\r\n"
+            << "last_backup_duration_ms:" << backup.last_duration_ms << "\r\n"
+            << "last_backup_error:" << backup.last_error << "\r\n\r\n";
     }
     if (wants("stats")) {
         const ClientServerStats& s = clients_->stats();
@@ -245,6 +261,17 @@ std::string Node::metrics_text() {
     t.gauge("meridian_wal_failed", "1 when the WAL failed and writes are refused", {{"region", region}},
             log_->broken() ? 1 : 0);
     t.counter("meridian_snapshots_total", "Snapshots written", {{"region", region}}, snapshotter_->stats().taken);
+    t.counter("meridian_backups_total", "Backups completed and verified", {{"region", region}},
+              backups_->stats().completed);
+    t.counter("meridian_backup_failures_total", "Backups that failed", {{"region", region}}, backups_->stats().failed);
+    if (archiver_->enabled()) {
+        t.counter("meridian_wal_segments_archived_total", "WAL segments copied to the archive",
+                  {{"region", region}}, archiver_->stats().segments_archived);
+        t.counter("meridian_wal_archive_failures_total", "Failed attempts to archive a WAL segment",
+                  {{"region", region}}, archiver_->stats().failures);
+        t.gauge("meridian_wal_archive_pending_segments", "Closed WAL segments not archived yet",
+                {{"region", region}}, archiver_->stats().pending_segments);
+    }
     const HomeRouterStats& h = home_->stats();
     const RightsStats& b = rights_->stats();
     t.counter("meridian_forwarded_writes_total", "Writes forwarded to their key's home region", {{"region", region}},
