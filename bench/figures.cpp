@@ -18,11 +18,6 @@ std::string fmt(double value, int decimals) {
     return buffer;
 }
 
-namespace {
-
-using Fields = std::vector<std::pair<std::string, std::string>>;
-
-// One machine-readable line per measurement: "BENCH figure=lag system=redis p99_ms=0.41 ...".
 void emit(const std::string& figure, const Fields& fields) {
     std::ostringstream line;
     line << "BENCH figure=" << figure;
@@ -50,19 +45,7 @@ void check_errors(const std::string& what, const LoadResult& r) {
     if (r.ops == 0) throw BenchError(what + ": no operation completed");
 }
 
-// Runs `body(system)` for both systems `repeats` times, alternating which goes first.
-template <typename Body>
-void alternate(int repeats, System& meridian, System& redis, Body body) {
-    for (int rep = 0; rep < repeats; ++rep) {
-        if (rep % 2 == 0) {
-            body(meridian, rep);
-            body(redis, rep);
-        } else {
-            body(redis, rep);
-            body(meridian, rep);
-        }
-    }
-}
+namespace {
 
 struct ThroughputSamples {
     std::vector<double> ops, p50, p99;

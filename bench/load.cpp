@@ -97,6 +97,7 @@ struct ThreadResult {
     std::uint64_t ops = 0, errors = 0;
     std::string first_error;
     std::vector<float> latencies_us;
+    std::vector<TimedCommand> timeline;
 };
 
 }  // namespace
@@ -150,6 +151,7 @@ LoadResult run_load(std::uint16_t port, const LoadSpec& spec) {
                 batch = static_cast<int>(std::min<std::uint64_t>(pipeline, spec.total_ops - first));
             }
             if (Clock::now() >= end) break;
+            if (spec.stop && spec.stop->load(std::memory_order_relaxed)) break;
             if (per_thread_rate > 0) {
                 std::this_thread::sleep_until(next);
                 next += batch_gap;
@@ -185,6 +187,7 @@ LoadResult run_load(std::uint16_t port, const LoadSpec& spec) {
             const float us = std::chrono::duration<float, std::micro>(Clock::now() - t0).count();
             out.ops += batch;
             for (int j = 0; j < batch; ++j) out.latencies_us.push_back(us);
+            if (spec.timeline) out.timeline.insert(out.timeline.end(), batch, TimedCommand{t0, us});
         }
     };
 
@@ -204,6 +207,7 @@ LoadResult run_load(std::uint16_t port, const LoadSpec& spec) {
         if (r.errors > 0 && result.errors == 0) result.first_error = r.first_error;
         result.errors += r.errors;
         all.insert(all.end(), r.latencies_us.begin(), r.latencies_us.end());
+        result.timeline.insert(result.timeline.end(), r.timeline.begin(), r.timeline.end());
     }
     result.seconds = elapsed;
     result.ops_per_sec = elapsed > 0 ? result.ops / elapsed : 0;

@@ -1,9 +1,12 @@
 // Load generation: N client threads, each with its own connection, sending one write command
 // (SET / INCRBY / SADD) over uniform, Zipf, sequential or single-key key choices, optionally
-// pipelined and rate-limited; plus the replication-lag probe. Called from the main thread; the
-// functions start and join their own threads.
+// pipelined, rate-limited, stopped from outside and timed command by command; plus the
+// replication-lag probe. Called from the main thread; the functions start and join their own
+// threads.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -28,6 +31,14 @@ struct LoadSpec {
     std::size_t value_bytes = 16;  // SET values: random [a-z0-9], fresh per write
     std::uint64_t members = 100;   // SADD members: "m<n>", n uniform in [0, members)
     std::uint64_t seed = 1;
+    const std::atomic<bool>* stop = nullptr;  // when set, also stop once it turns true
+    bool timeline = false;                    // keep every command's issue time and latency
+};
+
+// One command of a load with LoadSpec::timeline: when its batch was sent, and its latency.
+struct TimedCommand {
+    std::chrono::steady_clock::time_point sent;
+    float latency_us = 0;
 };
 
 struct LoadResult {
@@ -37,6 +48,8 @@ struct LoadResult {
     double seconds = 0;
     double ops_per_sec = 0;
     double p50_us = 0, p99_us = 0;  // per command; a pipelined command counts its batch's time
+    // With LoadSpec::timeline: every command of every client, unordered.
+    std::vector<TimedCommand> timeline;
 };
 
 // Runs the load against 127.0.0.1:port. Throws BenchError if a client cannot connect.

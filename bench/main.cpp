@@ -1,7 +1,7 @@
 // meridian-bench: Meridian side by side with redis-server on this machine (issue 7).
 //
 //   meridian-bench suite --out docs/BENCHMARKS.md --limits bench/limits.txt
-//   meridian-bench throughput|lag|bytes|catchup|memory|largeset [--smoke] [--repeats N] ...
+//   meridian-bench throughput|lag|bytes|catchup|memory|largeset|backup [--smoke] [--repeats N] ...
 //
 // Every subcommand starts its own processes (3 meridian-node regions, redis-server with two
 // replicas) on free loopback ports with scratch data dirs, prints a markdown table and one
@@ -174,6 +174,7 @@ int main(int argc, char** argv) {
     app.add_option("--fullsync-keys", s.fullsync_keys, "keys a new region receives");
     app.add_option("--memory-keys", s.memory_keys, "keys per type in the memory figure");
     app.add_option("--large-set-sizes", s.large_set_sizes, "members of the one set, per run");
+    app.add_option("--backup-keys", s.backup_keys, "keys in the store when a backup starts");
     app.add_option("--bin-dir", bin_dir, "where meridian-node and meridian-fault-proxy are");
     app.add_option("--redis-server", redis_server, "redis-server binary");
     app.add_option("--fsync", s.bins.fsync, "Meridian fsync and Redis appendfsync")
@@ -191,7 +192,8 @@ int main(int argc, char** argv) {
         {"bytes", mb::figure_bytes},
         {"catchup", mb::figure_catchup},
         {"memory", mb::figure_memory},
-        {"largeset", mb::figure_large_set}};
+        {"largeset", mb::figure_large_set},
+        {"backup", mb::figure_backup}};
     std::vector<CLI::App*> subcommands;
     for (const auto& [name, fn] : figures) {
         subcommands.push_back(app.add_subcommand(name, "the " + name + " figure"));
@@ -210,6 +212,8 @@ int main(int argc, char** argv) {
         s.fullsync_keys = 2000;
         s.memory_keys = 2000;
         s.large_set_sizes = {10, 1000};
+        s.backup_keys = 10000;
+        s.backup_idle_seconds = 0.3;
         s.lag_probes = 10;
         s.lag_probes_delayed = 5;
     }
