@@ -17,6 +17,7 @@
 #include "replication/record_format.hpp"
 #include "storage/file_copy.hpp"
 #include "storage/snapshot_file.hpp"
+#include "storage/toml_words.hpp"
 #include "storage/wal.hpp"
 #include "storage/wal_archive.hpp"
 
@@ -27,8 +28,6 @@ using replication::LogRecord;
 namespace {
 
 constexpr std::string_view restored_file = "restored";
-
-std::string quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
 // Replays records onto the backup's snapshot until the target is passed. The
 // cut always falls between records, so the result is a state the region held.
