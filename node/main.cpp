@@ -1,17 +1,21 @@
 // meridian-node: one region of a Meridian cluster.
 //
 //   meridian-node --config cluster.toml --region us-east [--data-dir DIR] ...
+//   meridian-node backup --config cluster.toml --region us-east --to DIR
 //   meridian-node restore --config cluster.toml --from BACKUP [--archive DIR]
 //                 [--to TIME | --to-vv VV] [--as-cluster NAME] --data-dir DIR
 //
-// Exit codes: 0 after a clean shutdown (SIGTERM, SIGINT) or a restore, 2 for
-// a wrong command line or cluster file or a backup that cannot be restored, 1
-// when the node cannot start or fails.
+// Exit codes: 0 after a clean shutdown (SIGTERM, SIGINT), a backup or a
+// restore; 2 for a wrong command line or cluster file, a backup that failed or
+// one that cannot be restored; 1 when the node cannot start or fails.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
+#include <string_view>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "node/backup_client.hpp"
 #include "node/node.hpp"
 #include "node/restore.hpp"
 
@@ -19,6 +23,37 @@ using meridian::node::ClusterConfig;
 using meridian::node::FsyncMode;
 
 namespace {
+
+int backup_main(int argc, char** argv) {
+    CLI::App app{"meridian-node backup: back up a running region (MERIDIAN BACKUP over its client port)"};
+    std::string config_path, region, dir;
+    app.add_option("--config", config_path, "cluster file (TOML)")->required();
+    app.add_option("--region", region, "the region to back up")->required();
+    app.add_option("--to", dir, "the backup directory (created; must be empty)")->required();
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        app.exit(e);
+        return 2;
+    }
+    auto fail = [](const std::string& message) {
+        std::fprintf(stderr, "meridian-node backup: %s\n", message.c_str());
+        return 2;
+    };
+    auto loaded = meridian::node::load_cluster_config(config_path);
+    if (!loaded) return fail(loaded.error());
+    const auto* own = loaded->find_region(region);
+    if (!own) return fail(config_path + ": no region named \"" + region + "\"");
+    // The node resolves the path from its own working directory.
+    std::error_code ec;
+    const std::string absolute = std::filesystem::absolute(dir, ec).string();
+    auto answer = meridian::node::request_backup(own->client_listen, loaded->requirepass, ec ? dir : absolute);
+    if (!answer) return fail(answer.error());
+    std::printf("%s\n", answer->c_str());
+    return 0;
+}
 
 int restore_main(int argc, char** argv) {
     CLI::App app{"meridian-node restore: rebuild a data directory from a backup (and the WAL archive)"};
@@ -76,6 +111,7 @@ int restore_main(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (argc > 1 && std::string_view(argv[1]) == "backup") return backup_main(argc - 1, argv + 1);
     if (argc > 1 && std::string_view(argv[1]) == "restore") return restore_main(argc - 1, argv + 1);
     CLI::App app{"meridian-node: one region of a Meridian geo-replicated store"};
     std::string config_path, region, data_dir, archive_dir, client_listen, admin_listen, peer_listen, fsync, log_level;
