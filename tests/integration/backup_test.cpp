@@ -112,6 +112,7 @@ TEST_CASE("a backup taken under load and the WAL archive restore to a time betwe
     // The two known writes, with the restore time between them.
     RedisClient client = cluster.client("us-east");
     REQUIRE(client.command({"SET", "mark:before", "A"}) == Reply::string("OK"));
+    const std::string vv_before = client.command({"MERIDIAN", "VV"}).as_string();
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     const std::uint64_t restore_to = unix_ms();
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -155,6 +156,21 @@ TEST_CASE("a backup taken under load and the WAL archive restore to a time betwe
     }
     CHECK(check.command({"DBSIZE"}) == Reply::integer(static_cast<long long>(last_value.size()) + 2));
 
+    // The same point named by the version vector the region had there.
+    const std::string by_vv = cluster.root() + "/restored-by-vv";
+    auto [vv_status, vv_output] = run_node({"restore", "--config", cluster.config_path("us-east"), "--from", backup,
+                                            "--archive", archive, "--to-vv", vv_before, "--data-dir", by_vv,
+                                            "--as-cluster", "meridian-test-restored"},
+                                           60000);
+    INFO(vv_output);
+    REQUIRE(vv_status == 0);
+    restored.cluster.terminate("us-east");
+    restored.start(by_vv);
+    RedisClient by_vv_client = restored.client();
+    CHECK(by_vv_client.command({"GET", "mark:before"}) == Reply::string("A"));
+    CHECK(by_vv_client.command({"GET", "mark:after"}).is_nil());
+    CHECK(by_vv_client.command({"DBSIZE"}) == Reply::integer(static_cast<long long>(last_value.size()) + 2));
+
     // The live cluster is untouched by all of this.
     CHECK(cluster.client("us-east").command({"GET", "mark:after"}) == Reply::string("B"));
 }
@@ -170,6 +186,17 @@ TEST_CASE("damaged, truncated, foreign and unfinished backups are refused with o
     const Reply again = client.command({"MERIDIAN", "BACKUP", backup});
     REQUIRE(again.is_error());
     CHECK(again.error_message().find("not empty") != std::string::npos);
+    // The same from the command line, as a cron job would: relative paths are the caller's.
+    auto [backed_up, said] = run_program(node_binary(), {"backup", "--config", cluster.config_path("us-east"),
+                                                         "--region", "us-east", "--to", cluster.root() + "/cli"},
+                                         30000);
+    CHECK(backed_up == 0);
+    CHECK(said.rfind("OK backup verified", 0) == 0);
+    CHECK(fs::exists(cluster.root() + "/cli/MANIFEST"));
+    auto [not_twice, why] = run_program(node_binary(), {"backup", "--config", cluster.config_path("us-east"),
+                                                        "--region", "us-east", "--to", cluster.root() + "/cli"});
+    CHECK(not_twice == 2);
+    CHECK(why.find("not empty") != std::string::npos);
 
     const std::string config = cluster.config_path("us-east");
     int variant = 0;
