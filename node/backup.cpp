@@ -4,6 +4,7 @@
 #include <limits>
 #include <spdlog/spdlog.h>
 
+#include "node/background.hpp"
 #include "node/incarnation.hpp"
 #include "node/snapshotter.hpp"
 #include "storage/file_copy.hpp"
@@ -51,7 +52,9 @@ Backups::Backups(Env& env, boost::asio::io_context& io, const ClusterConfig& con
       keyspace_(keyspace),
       log_(log),
       steady_ms_(std::move(steady_ms)),
-      unix_ms_(std::move(unix_ms)) {}
+      unix_ms_(std::move(unix_ms)) {
+    run_in_background(worker_);
+}
 
 Backups::~Backups() {
     alive_.reset();
@@ -71,6 +74,9 @@ void Backups::start(const std::string& dir, Done done) {
     if (!entries->empty())
         return done(unexpected("backup directory " + dir + " is not empty (a backup never overwrites files)"));
 
+    // Start the snapshot at a fresh segment, so the backup copies only the
+    // records written while the snapshot is taken, not the segment before it.
+    if (auto rolled = log_.roll_segment(); !rolled) return done(unexpected(rolled.error()));
     auto run = std::make_shared<Run>();
     run->dir = dir;
     run->done = std::move(done);

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "crdt/serialization.hpp"
+#include "node/background.hpp"
 #include "storage/snapshot_file.hpp"
 #include "replication/record_format.hpp"
 
@@ -15,6 +16,34 @@ namespace {
 
 constexpr std::size_t chunk_bytes = 1u << 20;      // raw bytes per snapshot chunk
 constexpr int max_chunks_in_flight = 4;            // bounds the memory a slow disk can pin
+// How long one step may hold the event loop: copying a 1 MiB chunk's states in
+// one go held it for ~11 ms, and a backup of 1M keys put that into the p99 of
+// every client (docs/BENCHMARKS.md, "Writes during a backup").
+constexpr auto step_budget = std::chrono::microseconds(1000);
+
+// A chunk is the encoding of a std::vector<replication::KeyDelta>: a varint
+// count, then each key and its state. Encoding them straight from the keyspace
+// saves copying every state first (most of a snapshot's time on the loop).
+class ChunkEncoder {
+public:
+    explicit ChunkEncoder(std::string& body) : archive_(body) {}
+    void add(std::string_view key, const crdt::Value& value) {
+        archive_(cereal::make_size_tag(static_cast<cereal::size_type>(key.size())));
+        archive_(cereal::binary_data(key.data(), key.size()));
+        archive_(value);
+    }
+
+private:
+    crdt::CompactOutputArchive archive_;
+};
+
+std::string seal_chunk(std::uint64_t count, std::string_view body) {
+    std::string chunk;
+    chunk.reserve(body.size() + 10);
+    crdt::CompactOutputArchive(chunk).write_varint(count);
+    chunk.append(body);
+    return chunk;
+}
 
 }  // namespace
 
@@ -34,6 +63,8 @@ struct Snapshotter::Run {
     std::optional<SnapshotWriter> writer;  // used by the worker thread once open
     std::uint64_t cursor = 0;
     bool scanned = false;
+    std::string pending;  // the encoded states of the chunk being gathered
+    std::uint64_t pending_states = 0;
     int chunks_in_flight = 0;              // loop thread only
     std::string error;                     // loop thread only
     Done done;
@@ -44,7 +75,9 @@ struct Snapshotter::Run {
 
 Snapshotter::Snapshotter(Env& env, boost::asio::io_context& io, std::string dir, Keyspace& keyspace,
                          LogStore& log, std::function<std::uint64_t()> now_ms)
-    : env_(env), io_(io), dir_(std::move(dir)), keyspace_(keyspace), log_(log), now_ms_(std::move(now_ms)) {}
+    : env_(env), io_(io), dir_(std::move(dir)), keyspace_(keyspace), log_(log), now_ms_(std::move(now_ms)) {
+    run_in_background(writer_);
+}
 
 Snapshotter::~Snapshotter() {
     alive_.reset();
@@ -52,15 +85,16 @@ Snapshotter::~Snapshotter() {
 }
 
 std::string encode_snapshot_chunk(const Keyspace& keyspace, std::uint64_t& cursor) {
-    std::vector<replication::KeyDelta> states;
-    std::size_t bytes = 0;
+    std::string body;
+    ChunkEncoder encoder(body);
+    std::uint64_t count = 0;
     do {
         cursor = keyspace.scan(cursor, 256, [&](std::string_view key, const crdt::Value& value) {
-            states.push_back(replication::KeyDelta{std::string(key), value});
-            bytes += key.size() + 32;
+            encoder.add(key, value);
+            ++count;
         });
-    } while (cursor != 0 && bytes < chunk_bytes);
-    return crdt::encode(states);
+    } while (cursor != 0 && body.size() < chunk_bytes);
+    return seal_chunk(count, body);
 }
 
 Expected<std::string, std::string> write_snapshot(Env& env, const std::string& dir,
@@ -104,18 +138,33 @@ void Snapshotter::step(std::shared_ptr<Run> run) {
     }
     if (run->scanned) return finish(run);
 
-    std::string chunk = encode_snapshot_chunk(keyspace_, run->cursor);
-    run->scanned = run->cursor == 0;
-    ++run->chunks_in_flight;
-    boost::asio::post(writer_, [this, run, chunk = std::move(chunk), alive = std::weak_ptr<bool>(alive_)] {
-        auto written = run->writer->add_chunk(chunk);
-        std::string error = written ? std::string() : written.error();
-        boost::asio::post(io_, [this, run, error, alive] {
-            if (!alive.lock()) return;
-            --run->chunks_in_flight;
-            if (!error.empty() && run->error.empty()) run->error = error;
+    // Encode states for at most step_budget, then let clients in (the keyspace
+    // changes between steps: the snapshot is fuzzy). Compressing and writing
+    // happen on the writer thread.
+    const auto deadline = std::chrono::steady_clock::now() + step_budget;
+    ChunkEncoder encoder(run->pending);
+    do {
+        run->cursor = keyspace_.scan(run->cursor, 64, [&](std::string_view key, const crdt::Value& value) {
+            encoder.add(key, value);
+            ++run->pending_states;
         });
-    });
+    } while (run->cursor != 0 && run->pending.size() < chunk_bytes && std::chrono::steady_clock::now() < deadline);
+    run->scanned = run->cursor == 0;
+    if (run->pending.size() >= chunk_bytes || run->scanned) {
+        ++run->chunks_in_flight;
+        boost::asio::post(writer_, [this, run, count = run->pending_states, body = std::move(run->pending),
+                                    alive = std::weak_ptr<bool>(alive_)] {
+            auto written = run->writer->add_chunk(seal_chunk(count, body));
+            std::string error = written ? std::string() : written.error();
+            boost::asio::post(io_, [this, run, error, alive] {
+                if (!alive.lock()) return;
+                --run->chunks_in_flight;
+                if (!error.empty() && run->error.empty()) run->error = error;
+            });
+        });
+        run->pending.clear();
+        run->pending_states = 0;
+    }
     boost::asio::post(io_, [this, run, alive = std::weak_ptr<bool>(alive_)] {
         if (alive.lock()) step(run);
     });

@@ -5,6 +5,7 @@
 #include <set>
 #include <spdlog/spdlog.h>
 
+#include "node/background.hpp"
 #include "storage/wal.hpp"
 #include "storage/wal_archive.hpp"
 
@@ -12,7 +13,9 @@ namespace meridian::node {
 
 WalArchiver::WalArchiver(Env& env, boost::asio::io_context& io, std::string wal_dir,
                          std::string archive_dir)
-    : env_(env), io_(io), wal_dir_(std::move(wal_dir)), archive_dir_(std::move(archive_dir)) {}
+    : env_(env), io_(io), wal_dir_(std::move(wal_dir)), archive_dir_(std::move(archive_dir)) {
+    run_in_background(worker_);
+}
 
 WalArchiver::~WalArchiver() {
     alive_.reset();
