@@ -3,7 +3,7 @@
 //   meridian-node --config cluster.toml --region us-east [--data-dir DIR] ...
 //   meridian-node backup --config cluster.toml --region us-east --to DIR
 //   meridian-node restore --config cluster.toml --from BACKUP [--archive DIR]
-//                 [--to TIME | --to-vv VV] [--as-cluster NAME] --data-dir DIR
+//                 [--to TIME | --to-vv VV] [--as-cluster NAME] (--data-dir DIR | --check)
 //
 // Exit codes: 0 after a clean shutdown (SIGTERM, SIGINT), a backup or a
 // restore; 2 for a wrong command line or cluster file, a backup that failed or
@@ -65,8 +65,10 @@ int restore_main(int argc, char** argv) {
     app.add_option("--to", to, "stop at this time: RFC 3339 (2026-12-04T17:38:15.123Z) or Unix milliseconds");
     app.add_option("--to-vv", to_vv, "stop at this version vector (MERIDIAN VV's form: us-east.0:17 ...)");
     app.add_option("--as-cluster", options.as_cluster, "the restored data's cluster name (default <cluster>-restored)");
-    app.add_option("--data-dir", options.data_dir, "the data directory to create (must not exist or be empty)")
-        ->required();
+    auto* data_dir = app.add_option("--data-dir", options.data_dir,
+                                    "the data directory to create (must not exist or be empty)");
+    app.add_flag("--check", options.check_only,
+                 "verify the backup (and archive) and replay it to the target, but write nothing");
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -79,6 +81,7 @@ int restore_main(int argc, char** argv) {
         std::fprintf(stderr, "meridian-node restore: %s\n", message.c_str());
         return 2;
     };
+    if (!options.check_only && data_dir->count() == 0) return fail("--data-dir is required (or --check)");
     auto loaded = meridian::node::load_cluster_config(config_path);
     if (!loaded) return fail(loaded.error());
     options.config = &*loaded;
@@ -95,9 +98,10 @@ int restore_main(int argc, char** argv) {
     auto report = meridian::node::restore_backup(meridian::node::default_env(), options);
     if (!report) return fail(report.error());
     std::printf(
-        "restored region %s of cluster %s into %s as cluster %s: %llu keys, %llu records replayed "
+        "%s region %s of cluster %s into %s as cluster %s: %llu keys, %llu records replayed "
         "(%llu archive segments), up to lsn %llu%s, version vector %s\n",
-        report->manifest.region.c_str(), report->manifest.cluster.c_str(), options.data_dir.c_str(),
+        options.check_only ? "checked: would restore" : "restored", report->manifest.region.c_str(),
+        report->manifest.cluster.c_str(), options.check_only ? "a data directory" : options.data_dir.c_str(),
         report->as_cluster.c_str(), static_cast<unsigned long long>(report->keys),
         static_cast<unsigned long long>(report->records_applied),
         static_cast<unsigned long long>(report->archive_segments),

@@ -181,7 +181,7 @@ Expected<RestoreReport, std::string> restore_backup(Env& env, const RestoreOptio
     namespace fs = std::filesystem;
     const ClusterConfig& config = *options.config;
     std::error_code ec;
-    if (fs::exists(options.data_dir, ec) && !fs::is_empty(options.data_dir, ec))
+    if (!options.check_only && fs::exists(options.data_dir, ec) && !fs::is_empty(options.data_dir, ec))
         return unexpected("refusing to restore into " + options.data_dir +
                           ": it is not empty (restore never overwrites a data directory)");
     if (options.to.unix_ms && options.to.vv) return unexpected(std::string("give --to or --to-vv, not both"));
@@ -256,6 +256,7 @@ Expected<RestoreReport, std::string> restore_backup(Env& env, const RestoreOptio
         "cluster=" + as_cluster + "\nbackup_cluster=" + m.cluster + "\nregion=" + m.region +
         "\nbackup=" + options.backup_dir + "\narchive=" + options.archive_dir +
         "\nlsn=" + std::to_string(report.end_lsn) + "\nversion_vector=" + report.vv.to_string() + "\n";
+    if (options.check_only) return report;
     if (auto written = write_data_dir(env, options.data_dir, replay, provenance); !written)
         return unexpected(written.error());
     return report;

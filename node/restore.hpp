@@ -43,6 +43,7 @@ struct RestoreOptions {
     std::string data_dir;
     const ClusterConfig* config = nullptr;  // the cluster the backup was taken in
     std::string as_cluster;                 // "": "<cluster>-restored"
+    bool check_only = false;                // verify and replay, write nothing
 };
 
 struct RestoreReport {

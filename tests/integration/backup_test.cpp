@@ -126,6 +126,14 @@ TEST_CASE("a backup taken under load and the WAL archive restore to a time betwe
     CHECK(persistence(cluster, "us-east", "archive_failures") == 0);
     CHECK(persistence(cluster, "us-east", "backups_completed") == 1);
 
+    // --check verifies and replays the same and writes nothing.
+    auto [checked, check_output] = run_node({"restore", "--check", "--config", cluster.config_path("us-east"), "--from",
+                                             backup, "--archive", archive, "--to", std::to_string(restore_to)},
+                                            60000);
+    INFO(check_output);
+    CHECK(checked == 0);
+    CHECK(check_output.rfind("checked: would restore region us-east", 0) == 0);
+
     RestoredRegion restored;
     const std::string data_dir = cluster.root() + "/restored";
     auto [status, output] = run_node({"restore", "--config", cluster.config_path("us-east"), "--from", backup,
