@@ -10,6 +10,7 @@
 // one that cannot be restored; 1 when the node cannot start or fails.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <optional>
 #include <filesystem>
 #include <string_view>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -24,12 +25,8 @@ using meridian::node::FsyncMode;
 
 namespace {
 
-int backup_main(int argc, char** argv) {
-    CLI::App app{"meridian-node backup: back up a running region (MERIDIAN BACKUP over its client port)"};
-    std::string config_path, region, dir;
-    app.add_option("--config", config_path, "cluster file (TOML)")->required();
-    app.add_option("--region", region, "the region to back up")->required();
-    app.add_option("--to", dir, "the backup directory (created; must be empty)")->required();
+// Parses the command line; for --help or a bad command line, the exit code to return.
+std::optional<int> parse(CLI::App& app, int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -38,19 +35,31 @@ int backup_main(int argc, char** argv) {
         app.exit(e);
         return 2;
     }
-    auto fail = [](const std::string& message) {
-        std::fprintf(stderr, "meridian-node backup: %s\n", message.c_str());
-        return 2;
-    };
+    return std::nullopt;
+}
+
+// One line on stderr, exit status 2: what backup and restore answer to anything wrong.
+int fail(const char* command, const std::string& message) {
+    std::fprintf(stderr, "meridian-node %s: %s\n", command, message.c_str());
+    return 2;
+}
+
+int backup_main(int argc, char** argv) {
+    CLI::App app{"meridian-node backup: back up a running region (MERIDIAN BACKUP over its client port)"};
+    std::string config_path, region, dir;
+    app.add_option("--config", config_path, "cluster file (TOML)")->required();
+    app.add_option("--region", region, "the region to back up")->required();
+    app.add_option("--to", dir, "the backup directory (created; must be empty)")->required();
+    if (auto exit_code = parse(app, argc, argv)) return *exit_code;
     auto loaded = meridian::node::load_cluster_config(config_path);
-    if (!loaded) return fail(loaded.error());
+    if (!loaded) return fail("backup", loaded.error());
     const auto* own = loaded->find_region(region);
-    if (!own) return fail(config_path + ": no region named \"" + region + "\"");
+    if (!own) return fail("backup", config_path + ": no region named \"" + region + "\"");
     // The node resolves the path from its own working directory.
     std::error_code ec;
     const std::string absolute = std::filesystem::absolute(dir, ec).string();
     auto answer = meridian::node::request_backup(own->client_listen, loaded->requirepass, ec ? dir : absolute);
-    if (!answer) return fail(answer.error());
+    if (!answer) return fail("backup", answer.error());
     std::printf("%s\n", answer->c_str());
     return 0;
 }
@@ -69,34 +78,23 @@ int restore_main(int argc, char** argv) {
                                     "the data directory to create (must not exist or be empty)");
     app.add_flag("--check", options.check_only,
                  "verify the backup (and archive) and replay it to the target, but write nothing");
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::CallForHelp& e) {
-        return app.exit(e);
-    } catch (const CLI::ParseError& e) {
-        app.exit(e);
-        return 2;
-    }
-    auto fail = [](const std::string& message) {
-        std::fprintf(stderr, "meridian-node restore: %s\n", message.c_str());
-        return 2;
-    };
-    if (!options.check_only && data_dir->count() == 0) return fail("--data-dir is required (or --check)");
+    if (auto exit_code = parse(app, argc, argv)) return *exit_code;
+    if (!options.check_only && data_dir->count() == 0) return fail("restore", "--data-dir is required (or --check)");
     auto loaded = meridian::node::load_cluster_config(config_path);
-    if (!loaded) return fail(loaded.error());
+    if (!loaded) return fail("restore", loaded.error());
     options.config = &*loaded;
     if (!to.empty()) {
         auto time = meridian::node::parse_restore_time(to);
-        if (!time) return fail(time.error());
+        if (!time) return fail("restore", time.error());
         options.to.unix_ms = *time;
     }
     if (!to_vv.empty()) {
         auto vv = meridian::node::parse_version_vector(to_vv, loaded->directory);
-        if (!vv) return fail(vv.error());
+        if (!vv) return fail("restore", vv.error());
         options.to.vv = std::move(*vv);
     }
     auto report = meridian::node::restore_backup(meridian::node::default_env(), options);
-    if (!report) return fail(report.error());
+    if (!report) return fail("restore", report.error());
     std::printf(
         "%s region %s of cluster %s into %s as cluster %s: %llu keys, %llu records replayed "
         "(%llu archive segments), up to lsn %llu%s, version vector %s\n",
@@ -132,14 +130,7 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
     app.add_flag("--repair-wal", repair_wal,
                  "truncate the WAL at a corrupt record instead of refusing to start (drops what follows)");
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::CallForHelp& e) {
-        return app.exit(e);
-    } catch (const CLI::ParseError& e) {
-        app.exit(e);
-        return 2;
-    }
+    if (auto exit_code = parse(app, argc, argv)) return *exit_code;
 
     auto loaded = meridian::node::load_cluster_config(config_path);
     if (!loaded) {
