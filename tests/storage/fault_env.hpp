@@ -165,7 +165,9 @@ public:
         auto r = base_.rename_file(from, to);
         if (!r) return r;
         std::lock_guard lock(mutex_);
-        if (auto node = files_.extract(from)) {
+        auto node = files_.extract(from);
+        files_.erase(to);  // the file it replaces is gone, and so is what was synced of it
+        if (node) {
             node.key() = to;
             files_.insert(std::move(node));
         }
