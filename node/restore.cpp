@@ -229,20 +229,22 @@ Expected<RestoreReport, std::string> restore_backup(Env& env, const RestoreOptio
         if (!used) return unexpected(used.error());
         report.archive_segments = *used;
     }
-    const std::string source = options.archive_dir.empty() ? "the backup" : "the backup and the archive";
+    const std::string source = options.archive_dir.empty() ? "the backup ends" : "the backup and the archive end";
     if (options.to.unix_ms && !replay.passed_target)
-        return unexpected(source + " end at " +
-                          (replay.last_unix_ms ? format_unix_ms(*replay.last_unix_ms) : std::string("the backup")) +
+        return unexpected(source + " at " + format_unix_ms(replay.last_unix_ms.value_or(m.end_unix_ms)) +
                           " (lsn " + std::to_string(replay.end_lsn) + "), before --to " +
-                          format_unix_ms(*options.to.unix_ms) +
-                          ": later records are not archived yet (segments are archived when they close; "
-                          "see archive_timeout_ms). Without --to, restore takes the latest point held");
+                          format_unix_ms(*options.to.unix_ms) + ": " +
+                          (options.archive_dir.empty()
+                               ? "later records are in the region's WAL archive: pass --archive"
+                               : "later records are not archived yet (a segment is archived when it closes; "
+                                 "see archive_timeout_ms)") +
+                          ". Without --to, restore takes the latest point held");
     if (options.to.vv && !options.to.vv->includes(replay.vv))  // the snapshot alone is past it
         return unexpected("--to-vv " + options.to.vv->to_string() +
                           " is before this backup's earliest restorable point, version vector " +
                           replay.vv.to_string() + ": use an older backup");
     if (options.to.vv && !replay.passed_target && !replay.vv.includes(*options.to.vv))
-        return unexpected(source + " reach version vector " + replay.vv.to_string() + ", short of --to-vv " +
+        return unexpected(source + " at version vector " + replay.vv.to_string() + ", short of --to-vv " +
                           options.to.vv->to_string());
 
     report.manifest = m;
