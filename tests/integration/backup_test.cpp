@@ -181,6 +181,26 @@ TEST_CASE("a backup taken under load and the WAL archive restore to a time betwe
 
     // The live cluster is untouched by all of this.
     CHECK(cluster.client("us-east").command({"GET", "mark:after"}) == Reply::string("B"));
+    CHECK(cluster.client("us-east").command({"GET", "k:0"}) == Reply::string("late"));
+
+    // Until the restored values are written back as new writes, which every region then gets.
+    auto [brought_back, said] = run_program(
+        "/bin/bash", {MERIDIAN_SOURCE_DIR "/scripts/restore-keys.sh", "--from",
+                      std::to_string(restored.cluster.client_port("us-east")), "--to",
+                      std::to_string(cluster.client_port("us-east"))},
+        120000);
+    INFO(said);
+    CHECK(brought_back == 0);
+    for (const std::string region : {"us-east", "eu-west"}) {
+        RedisClient live = cluster.client(region);
+        CHECK(eventually([&] { return live.command({"GET", "counter:c"}) == Reply::string(std::to_string(counter)); },
+                         10000));
+        for (int i = 0; i < 50; ++i) {
+            const std::string key = "k:" + std::to_string(i);
+            CHECK(live.command({"GET", key}) == Reply::string(last_value[key]));
+        }
+        CHECK(live.command({"GET", "mark:after"}) == Reply::string("B"));  // not in the restored state: kept
+    }
 }
 
 TEST_CASE("damaged, truncated, foreign and unfinished backups are refused with one line and exit 2") {
