@@ -41,21 +41,37 @@ HomeRouter::HomeRouter(boost::asio::io_context& io, const ClusterConfig& config,
 
 HomeRouter::~HomeRouter() { alive_.reset(); }
 
-bool HomeRouter::runs_here(std::span<const std::string> keys, const std::vector<std::string>& args,
-                           ReplySlot& slot) {
+Expected<std::optional<crdt::RegionId>, std::string> HomeRouter::home_of(std::span<const std::string> keys) const {
     std::optional<crdt::RegionId> home;
+    bool local = false;
     for (const std::string& key : keys) {
         const conflict::Policy& policy = db_.policy(key);
-        if (!policy.home_routed) {
-            if (home) return slot.complete(error_reply("ERR keys with and without a home region in one command")), false;
-            continue;
+        local = local || !policy.home_routed;
+        if (policy.home_routed) {
+            auto key_home = conflict::home_of(policy, key, config_.directory);
+            if (!key_home) return unexpected(key_home.error());
+            if (home && *home != *key_home) return unexpected(std::string("keys with different home regions in one command"));
+            home = *key_home;
         }
-        auto key_home = conflict::home_of(policy, key, config_.directory);
-        if (!key_home) return slot.complete(error_reply("ERR " + key_home.error())), false;
-        if (home && *home != *key_home)
-            return slot.complete(error_reply("ERR keys with different home regions in one command")), false;
-        home = *key_home;
+        if (home && local) return unexpected(std::string("keys with and without a home region in one command"));
     }
+    return home;
+}
+
+std::optional<std::string> HomeRouter::home_elsewhere(std::span<const std::string> keys) const {
+    auto home = home_of(keys);
+    if (!home) return "ERR " + home.error();
+    if (!*home || **home == db_.self().region) return std::nullopt;
+    return "ERR '" + keys.front().substr(0, 128) + "' has its home at region " +
+           std::string(config_.directory.name_of(**home)) +
+           ": a transaction runs at one region, so send it to that region";
+}
+
+bool HomeRouter::runs_here(std::span<const std::string> keys, const std::vector<std::string>& args,
+                           ReplySlot& slot) {
+    auto routed = home_of(keys);
+    if (!routed) return slot.complete(error_reply("ERR " + routed.error())), false;
+    const std::optional<crdt::RegionId> home = *routed;
     if (!home || *home == db_.self().region) return true;
 
     const std::string home_name(config_.directory.name_of(*home));

@@ -50,6 +50,9 @@ public:
     // For a write on `keys`: true when it runs here. Otherwise the request is
     // taken care of -- forwarded to the keys' home, or refused -- and `slot` was used.
     bool runs_here(std::span<const std::string> keys, const std::vector<std::string>& args, ReplySlot& slot);
+    // For a write that cannot be forwarded (inside a transaction): the error to answer when
+    // `keys` have their home at another region or cannot be routed, else nullopt.
+    std::optional<std::string> home_elsewhere(std::span<const std::string> keys) const;
 
     // A Forward or ForwardReply message from a peer region.
     void on_message(crdt::RegionId from, replication::FrameType type, std::string_view payload);
@@ -70,6 +73,9 @@ private:
         std::optional<crdt::Dot> dot;
     };
 
+    // The home region of a write on `keys`: none when no key is home-routed; an error when
+    // the keys have different homes, or some have one and some not.
+    Expected<std::optional<crdt::RegionId>, std::string> home_of(std::span<const std::string> keys) const;
     void send(Pending& pending);
     void finish(std::uint64_t counter, std::string reply);
     void execute_for(crdt::RegionId from, ForwardRequest request);

@@ -287,6 +287,10 @@ bool Node::runs_here(std::span<const std::string> keys, const std::vector<std::s
     return home_->runs_here(keys, args, slot);
 }
 
+std::optional<std::string> Node::home_elsewhere(std::span<const std::string> keys) {
+    return home_->home_elsewhere(keys);
+}
+
 void Node::decrement_with_rights(const std::string& key, std::uint64_t amount, ReplySlot slot,
                                  ClientState& client) {
     rights_->decrement(key, amount, std::move(slot), client);

@@ -68,6 +68,7 @@ public:
     bool set_peer_paused(std::string_view name, bool paused) override;
     bool runs_here(std::span<const std::string> keys, const std::vector<std::string>& args,
                    ReplySlot& slot) override;
+    std::optional<std::string> home_elsewhere(std::span<const std::string> keys) override;
     void decrement_with_rights(const std::string& key, std::uint64_t amount, ReplySlot slot,
                                ClientState& client) override;
     void backup(const std::string& dir, ReplySlot slot) override;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -37,6 +38,9 @@ public:
     // request was forwarded to the keys' home region or refused, and `slot` used.
     virtual bool runs_here(std::span<const std::string> keys, const std::vector<std::string>& args,
                            ReplySlot& slot) = 0;
+    // For a write inside a transaction, which is never forwarded: the error to answer when
+    // `keys` have their home at another region (or cannot be routed), else nullopt.
+    virtual std::optional<std::string> home_elsewhere(std::span<const std::string> keys) = 0;
     // A bounded-counter decrement that local rights did not cover: obtains
     // rights from a peer and retries, or answers an insufficient balance.
     virtual void decrement_with_rights(const std::string& key, std::uint64_t amount, ReplySlot slot,
