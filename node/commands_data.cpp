@@ -1,9 +1,11 @@
-// Data commands: registers (GET SET MGET MSET), counters (INCR INCRBY DECR
-// DECRBY), sets (SADD SREM SMEMBERS SISMEMBER SCARD), and DEL EXISTS TYPE.
+// Data commands: counters (INCR INCRBY DECR DECRBY), sets (SADD SREM SMEMBERS
+// SISMEMBER SCARD), and DEL EXISTS TYPE; strings are in commands_strings.cpp.
 // What a write means for each type is conflict/operations.hpp's business.
 #include <span>
+#include <string_view>
+#include <unordered_set>
 
-#include "node/commands.hpp"
+#include "node/command_helpers.hpp"
 #include "node/resp_reply.hpp"
 
 namespace meridian::node {
@@ -13,124 +15,6 @@ namespace {
 using crdt::ValueType;
 
 bool is_string_like(ValueType type) { return type != ValueType::set; }
-
-// The value a string-like key shows to GET: the register's bytes or the counter's number.
-std::optional<std::string> string_value(const crdt::Value& value) {
-    if (const auto* reg = value.as<crdt::Register>()) return reg->value();
-    if (const auto* counter = value.as<crdt::PnCounter>()) return std::to_string(counter->value());
-    if (const auto* bounded = value.as<crdt::BoundedCounter>()) return std::to_string(bounded->value());
-    return std::nullopt;
-}
-
-std::int64_t counter_value(const crdt::Value* value) {
-    if (!value) return 0;
-    if (const auto* counter = value->as<crdt::PnCounter>()) return counter->value();
-    if (const auto* bounded = value->as<crdt::BoundedCounter>()) return bounded->value();
-    return 0;
-}
-
-// True (after answering WRONGTYPE) when `key` is not of one of the `allowed` types.
-bool refuse_type(Request& r, std::string_view key, std::initializer_list<ValueType> allowed) {
-    Database& db = r.node.db();
-    const conflict::Policy& policy = db.policy(key);
-    const bool fits = std::find(allowed.begin(), allowed.end(), policy.type) != allowed.end();
-    if (fits && !db.holds_other_type(key)) return false;
-    r.reply = reply::wrong_type(key, policy, r.args[0]);
-    return true;
-}
-
-// Home routing: true when the write runs here; otherwise it was forwarded to
-// its keys' home region (or refused) and the slot is used.
-bool runs_here(Request& r, std::span<const std::string> keys) {
-    if (r.node.runs_here(keys, r.args, r.slot)) return true;
-    r.slot_taken = true;
-    return false;
-}
-
-bool runs_here(Request& r, const std::string& key) { return runs_here(r, std::span(&key, 1)); }
-
-// Runs a write and answers `ok_reply(committed)` once it is durable.
-void commit(Request& r, std::span<Database::KeyWrite> writes, const Database::ReplyMaker& ok_reply) {
-    Database& db = r.node.db();
-    auto committed = db.write(writes, ok_reply);
-    if (!committed) {
-        const std::string_view key = writes.front().key;
-        r.reply = reply::write_error(committed.error(), key, db.policy(key), r.args[0]);
-        return;
-    }
-    r.client.last_write_seq = committed->seq;
-    r.reply_when_durable(committed->lsn, std::move(committed->reply));
-}
-
-std::string ok() {
-    std::string out;
-    resp::simple(out, "OK");
-    return out;
-}
-
-std::string integer(std::int64_t v) {
-    std::string out;
-    resp::integer(out, v);
-    return out;
-}
-
-// ---- registers ---------------------------------------------------------------
-
-void get(Request& r) {
-    const std::string& key = r.args[1];
-    if (refuse_type(r, key, {ValueType::lww, ValueType::counter, ValueType::bounded_counter})) return;
-    const crdt::Value* value = r.node.db().read(key);
-    const auto text = value ? string_value(*value) : std::nullopt;
-    if (text) resp::bulk(r.reply, *text);
-    else resp::null_bulk(r.reply);
-}
-
-void set(Request& r) {
-    if (r.args.size() != 3) {
-        resp::error(r.reply, "ERR SET options (EX, PX, NX, XX, GET, ...) are not supported: Meridian keys "
-                             "do not expire and writes are unconditional");
-        return;
-    }
-    const std::string& key = r.args[1];
-    if (refuse_type(r, key, {ValueType::lww}) || !runs_here(r, key)) return;
-    std::string value = std::move(r.args[2]);
-    Database::KeyWrite write{key, [&](crdt::Value& state, const conflict::Writer& writer) {
-                                 return conflict::set_value(state, writer, std::move(value));
-                             }};
-    commit(r, std::span(&write, 1), [](const Database::Committed&) { return ok(); });
-}
-
-void mget(Request& r) {
-    resp::array(r.reply, r.args.size() - 1);
-    Database& db = r.node.db();
-    for (std::size_t i = 1; i < r.args.size(); ++i) {
-        const crdt::Value* value = db.read(r.args[i]);
-        const auto text = value ? string_value(*value) : std::nullopt;
-        if (text) resp::bulk(r.reply, *text);
-        else resp::null_bulk(r.reply);  // absent, or not a string (as Redis does)
-    }
-}
-
-void mset(Request& r) {
-    if (r.args.size() % 2 == 0) {
-        resp::error(r.reply, "ERR wrong number of arguments for 'mset' command");
-        return;
-    }
-    std::vector<std::string> keys;
-    for (std::size_t i = 1; i < r.args.size(); i += 2) {
-        if (refuse_type(r, r.args[i], {ValueType::lww})) return;
-        keys.push_back(r.args[i]);
-    }
-    if (!runs_here(r, keys)) return;
-    std::vector<Database::KeyWrite> writes;
-    for (std::size_t i = 1; i < r.args.size(); i += 2) {
-        std::string* value = &r.args[i + 1];
-        writes.push_back({r.args[i], [value](crdt::Value& state, const conflict::Writer& writer) {
-                              return conflict::set_value(state, writer, std::move(*value));
-                          }});
-    }
-    commit(r, writes, [](const Database::Committed&) { return ok(); });
-}
 
 // ---- counters ----------------------------------------------------------------
 
@@ -146,8 +30,9 @@ void add_to(Request& r, std::int64_t amount) {
         return integer(counter_value(db.keyspace().find(key)));
     });
     if (!committed && committed.error().kind == WriteError::Kind::refused &&
-        committed.error().refusal == conflict::Refusal::insufficient_rights) {
-        // A bounded counter short of local rights: get some from a peer.
+        committed.error().refusal == conflict::Refusal::insufficient_rights && !r.in_transaction) {
+        // A bounded counter short of local rights: get some from a peer (not inside EXEC,
+        // which answers at once: there the refusal is the answer).
         return r.node.decrement_with_rights(key, std::uint64_t{0} - static_cast<std::uint64_t>(amount),
                                             r.take_slot(), r.client);
     }
@@ -236,8 +121,10 @@ void del(Request& r) {
     if (!runs_here(r, keys)) return;
     std::vector<Database::KeyWrite> writes;
     std::int64_t existing = 0;
+    std::unordered_set<std::string_view> seen;
     for (std::size_t i = 1; i < r.args.size(); ++i) {
         const std::string& key = r.args[i];
+        if (!seen.insert(key).second) continue;  // DEL k k deletes (and counts) k once
         const conflict::Policy& policy = db.policy(key);
         if (db.holds_other_type(key)) return void(r.reply = reply::wrong_type(key, policy, r.args[0]));
         if (policy.type == ValueType::bounded_counter) {
@@ -274,8 +161,7 @@ void type(Request& r) {
 
 std::vector<CommandSpec> data_commands() {
     return {
-        {"get", 2, false, get},         {"set", -3, true, set},         {"mget", -2, false, mget},
-        {"mset", -3, true, mset},       {"incr", 2, true, incr},        {"decr", 2, true, decr},
+        {"incr", 2, true, incr},        {"decr", 2, true, decr},
         {"incrby", 3, true, incrby},    {"decrby", 3, true, decrby},    {"sadd", -3, true, sadd},
         {"srem", -3, true, srem},       {"smembers", 2, false, smembers}, {"sismember", 3, false, sismember},
         {"scard", 2, false, scard},     {"del", -2, true, del},         {"exists", -2, false, exists},

@@ -1,0 +1,37 @@
+// What the data-command handlers (commands_*.cpp) share: type checks, home
+// routing, committing a write, and the values string-like keys show.
+// Event-loop thread only.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "node/commands.hpp"
+
+namespace meridian::node {
+
+// The value a string-like key shows to GET: the register's bytes or the counter's number.
+std::optional<std::string> string_value(const crdt::Value& value);
+// A counter's or bounded counter's value; 0 when absent.
+std::int64_t counter_value(const crdt::Value* value);
+
+// True (after answering WRONGTYPE) when `key` is not of one of the `allowed` types.
+bool refuse_type(Request& r, std::string_view key, std::initializer_list<crdt::ValueType> allowed);
+
+// Home routing: true when the write runs here; otherwise it was forwarded to its keys' home
+// region (or refused) and the slot is used. Inside a transaction nothing is forwarded: a write
+// whose home is another region is answered with an error instead.
+bool runs_here(Request& r, std::span<const std::string> keys);
+bool runs_here(Request& r, const std::string& key);
+
+// Runs a write and answers `ok_reply(committed)` once it is durable.
+void commit(Request& r, std::span<Database::KeyWrite> writes, const Database::ReplyMaker& ok_reply);
+
+std::string ok();
+std::string integer(std::int64_t v);
+
+}  // namespace meridian::node
