@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,6 +34,13 @@ struct ClientState {
     // The node's per-client data (e.g. the dot of the client's last write, for WAIT):
     std::uint64_t last_write_seq = 0;
     std::uint64_t created_ms = 0, last_command_ms = 0;
+    // Between MULTI and EXEC / DISCARD: the commands queued so far.
+    struct Transaction {
+        std::vector<std::vector<std::string>> commands;
+        std::size_t bytes = 0;  // of their arguments, to bound what one client may queue
+        bool failed = false;    // a command could not be queued: EXEC answers EXECABORT
+    };
+    std::optional<Transaction> transaction;
 };
 
 // A place in the client's reply stream. Replies go out in request order, so a reply completed

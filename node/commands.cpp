@@ -18,6 +18,9 @@ std::string to_lower(std::string_view text) {
 std::optional<std::int64_t> parse_int(std::string_view text) {
     std::int64_t value = 0;
     if (text.empty() || text.size() > 20) return std::nullopt;
+    // Redis's string2ll takes only the canonical form: no leading zero, no "-0", no '+'.
+    const std::string_view digits = text[0] == '-' ? text.substr(1) : text;
+    if (digits.empty() || (digits[0] == '0' && text.size() > 1)) return std::nullopt;
     auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
     return value;
@@ -26,14 +29,13 @@ std::optional<std::int64_t> parse_int(std::string_view text) {
 const std::vector<CommandSpec>& command_table() {
     static const std::vector<CommandSpec> table = [] {
         std::vector<CommandSpec> all;
-        for (auto group : {data_commands(), key_commands(), server_commands()})
+        for (auto group : {data_commands(), string_commands(), key_commands(), server_commands(),
+                           transaction_commands()})
             all.insert(all.end(), group.begin(), group.end());
         return all;
     }();
     return table;
 }
-
-namespace {
 
 const CommandSpec* find_command(const std::string& lower_name) {
     static const std::unordered_map<std::string_view, const CommandSpec*> by_name = [] {
@@ -45,28 +47,47 @@ const CommandSpec* find_command(const std::string& lower_name) {
     return it == by_name.end() ? nullptr : it->second;
 }
 
-std::string unknown_command(const std::vector<std::string>& args) {
-    std::string message = "ERR unknown command '" + args[0].substr(0, 128) + "', with args beginning with:";
-    for (std::size_t i = 1; i < args.size() && i < 4; ++i) message += " '" + args[i].substr(0, 128) + "'";
-    return message;
+// Redis 7's text: the arguments, each quoted and followed by a space, until 128 bytes of them.
+std::string unknown_command_error(const std::vector<std::string>& args) {
+    std::string shown;
+    for (std::size_t i = 1; i < args.size() && shown.size() < 128; ++i)
+        shown += "'" + args[i].substr(0, 128 - shown.size()) + "' ";
+    return "ERR unknown command '" + args[0].substr(0, 128) + "', with args beginning with: " + shown;
 }
 
-}  // namespace
+bool arity_fits(const CommandSpec& spec, std::size_t argc) {
+    const auto n = static_cast<int>(argc);
+    return spec.arity > 0 ? n == spec.arity : n >= -spec.arity;
+}
+
+std::string arity_error(const CommandSpec& spec) {
+    const std::string error = "wrong number of arguments for '" + std::string(spec.name) + "' command";
+    // Redis 7 answers a malformed EXEC as an aborted transaction, inside MULTI or not.
+    if (spec.name == std::string_view("exec")) return "EXECABORT Transaction discarded because of: " + error;
+    return "ERR " + error;
+}
+
+void run_checked(const CommandSpec& spec, Request& request) {
+    NodeContext& node = request.node;
+    if (spec.write && node.db().log().broken()) {
+        resp::error(request.reply, "MISCONF the write-ahead log failed (" + node.db().log().error() +
+                                       "); this node refuses writes until it is restarted");
+        return;
+    }
+    spec.handler(request);
+}
 
 void dispatch(NodeContext& node, ClientState& client, std::vector<std::string>& args, ReplySlot slot) {
     Request request{node, client, args, std::move(slot), {}};
-    const std::string name = to_lower(args[0]);
-    const CommandSpec* spec = find_command(name);
-    if (!spec) {
-        resp::error(request.reply, unknown_command(args));
-    } else if ((spec->arity > 0 && static_cast<int>(args.size()) != spec->arity) ||
-               (spec->arity < 0 && static_cast<int>(args.size()) < -spec->arity)) {
-        resp::error(request.reply, "ERR wrong number of arguments for '" + name + "' command");
-    } else if (spec->write && node.db().log().broken()) {
-        resp::error(request.reply, "MISCONF the write-ahead log failed (" + node.db().log().error() +
-                                       "); this node refuses writes until it is restarted");
+    const CommandSpec* spec = find_command(to_lower(args[0]));
+    if (queued_in_transaction(request, spec)) {
+        // queued, or refused with the reason
+    } else if (!spec) {
+        resp::error(request.reply, unknown_command_error(args));
+    } else if (!arity_fits(*spec, args.size())) {
+        resp::error(request.reply, arity_error(*spec));
     } else {
-        spec->handler(request);
+        run_checked(*spec, request);
     }
     if (!request.slot_taken) {
         if (request.reply.empty()) resp::error(request.reply, "ERR internal error: no reply");

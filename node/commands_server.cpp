@@ -254,9 +254,9 @@ void meridian(Request& r) {
 std::vector<CommandSpec> server_commands() {
     return {
         {"ping", -1, false, ping},      {"echo", 2, false, echo},       {"quit", -1, false, quit},
-        {"auth", -2, false, auth},      {"select", 2, false, select},   {"hello", -1, false, hello},
+        {"auth", -2, false, auth, false}, {"select", 2, false, select}, {"hello", -1, false, hello, false},
         {"command", -1, false, command}, {"config", -2, false, config}, {"client", -2, false, client},
-        {"info", -1, false, info},      {"wait", 3, false, wait},       {"meridian", -2, false, meridian},
+        {"info", -1, false, info}, {"wait", 3, false, wait, false}, {"meridian", -2, false, meridian, false},
     };
 }
 

@@ -30,7 +30,8 @@ Expected<Database::Committed, WriteError> Database::write(std::span<KeyWrite> wr
     const conflict::Writer writer{self_, clock_, floor_holder_};
 
     Committed committed;
-    auto record = std::make_shared<replication::LogRecord>();
+    committed.seq = (transaction_ && transaction_->hi ? transaction_->hi : log_.version_vector().get(self_)) + 1;
+    auto record = transaction_ ? transaction_ : std::make_shared<replication::LogRecord>();
     for (std::size_t i = 0; i < writes.size(); ++i) {
         const KeyWrite& w = writes[i];
         const crdt::ValueType type = policy(w.key).type;
@@ -45,10 +46,14 @@ Expected<Database::Committed, WriteError> Database::write(std::span<KeyWrite> wr
         record->deltas.push_back(replication::KeyDelta{std::string(w.key), written->delta});
         committed.results.push_back(std::move(*written));
     }
-    committed.seq = log_.version_vector().get(self_) + 1;
     committed.reply = reply(committed);
     record->origin = self_;
-    record->lo = record->hi = committed.seq;
+    if (!record->lo) record->lo = committed.seq;
+    record->hi = committed.seq;
+    if (transaction_) {
+        assert(!stamp_ && "a forwarded request is never part of a transaction");
+        return committed;
+    }
     if (stamp_) {
         stamp_->reply = committed.reply;
         record->request = std::move(stamp_);
@@ -59,6 +64,20 @@ Expected<Database::Committed, WriteError> Database::write(std::span<KeyWrite> wr
     if (!lsn) return unexpected(WriteError{WriteError::Kind::log_failed, {}, lsn.error()});
     committed.lsn = *lsn;
     return committed;
+}
+
+void Database::begin_transaction() {
+    assert(!transaction_);
+    transaction_ = std::make_shared<replication::LogRecord>();
+}
+
+Expected<std::optional<std::uint64_t>, WriteError> Database::commit_transaction() {
+    auto record = std::move(transaction_);
+    transaction_.reset();
+    if (!record || record->deltas.empty()) return std::optional<std::uint64_t>();
+    auto lsn = log_.append(std::move(record), now_ms_());
+    if (!lsn) return unexpected(WriteError{WriteError::Kind::log_failed, {}, lsn.error()});
+    return std::optional<std::uint64_t>(*lsn);
 }
 
 void Database::apply(std::shared_ptr<const replication::LogRecord> record) {

@@ -63,6 +63,14 @@ public:
     // refusal changes nothing. Fails without changes when the log is broken.
     Expected<Committed, WriteError> write(std::span<KeyWrite> writes, const ReplyMaker& reply);
 
+    // A transaction (EXEC): writes until commit_transaction() apply to the keyspace at once,
+    // each under its own dot, and reach the log as one record holding all of them, so every
+    // peer applies the whole transaction or none of it. Their Committed::lsn is 0; the
+    // transaction's is commit_transaction()'s: nullopt when nothing was written.
+    void begin_transaction();
+    Expected<std::optional<std::uint64_t>, WriteError> commit_transaction();
+    bool in_transaction() const { return transaction_ != nullptr; }
+
     // The next write executes a request forwarded by another region: its
     // record carries the request's id and answer (see RequestStamp).
     // Cleared by that write or by clear_request_stamp().
@@ -96,6 +104,7 @@ private:
     std::function<std::uint64_t()> now_ms_;
     std::uint64_t deltas_refused_ = 0;
     std::optional<replication::RequestStamp> stamp_;
+    std::shared_ptr<replication::LogRecord> transaction_;  // the record a transaction fills
     std::optional<crdt::Dot> last_stamped_dot_;
 };
 
