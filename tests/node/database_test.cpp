@@ -173,6 +173,62 @@ TEST_CASE("a write of several keys takes one dot and is logged as one record") {
     CHECK(stamp_of(first.deltas[0]) < stamp_of(logged[1].record->deltas[0]));
 }
 
+TEST_CASE("a transaction's writes take a dot each and reach the log as one record") {
+    Fixture f;
+    REQUIRE(f.write({set("before", "0")}).has_value());
+
+    f.db->begin_transaction();
+    CHECK(f.db->in_transaction());
+    auto first = f.write({set("a", "1"), incrby(f, "c:1", 2)});
+    REQUIRE(first.has_value());
+    // A refusal inside the transaction spends no dot and leaves the others in.
+    REQUIRE_FALSE(f.write({incrby(f, "b:1", -1)}).has_value());
+    auto second = f.write({set("a", "2")});
+    REQUIRE(second.has_value());
+    CHECK(first->seq == 2);
+    CHECK(second->seq == 3);
+    CHECK(first->lsn == 0);
+    // Applied to the keyspace at once, not yet logged.
+    CHECK(register_value(f, "a") == std::optional<std::string>("2"));
+    CHECK(f.log->version_vector().get(self) == 1);
+
+    auto lsn = f.db->commit_transaction();
+    REQUIRE(lsn.has_value());
+    REQUIRE(lsn->has_value());
+    CHECK(**lsn == 2);
+    CHECK_FALSE(f.db->in_transaction());
+    CHECK(f.log->version_vector().get(self) == 3);
+
+    const auto logged = f.records();
+    REQUIRE(logged.size() == 2);
+    const LogRecord& record = *logged[1].record;
+    CHECK(record.origin == self);
+    CHECK(record.lo == 2);
+    CHECK(record.hi == 3);
+    REQUIRE(record.deltas.size() == 3);
+    CHECK(record.deltas[0].key == "a");
+    CHECK(record.deltas[1].key == "c:1");
+    CHECK(record.deltas[2].key == "a");
+
+    // The next write after the transaction takes the next dot.
+    auto after = f.write({set("z", "9")});
+    REQUIRE(after.has_value());
+    CHECK(after->seq == 4);
+}
+
+TEST_CASE("a transaction that writes nothing logs nothing") {
+    Fixture f;
+    f.db->begin_transaction();
+    REQUIRE_FALSE(f.write({incrby(f, "b:1", -1)}).has_value());
+    auto lsn = f.db->commit_transaction();
+    REQUIRE(lsn.has_value());
+    CHECK_FALSE(lsn->has_value());
+    CHECK(f.log->appended_lsn() == 1);
+    auto next = f.write({set("a", "1")});
+    REQUIRE(next.has_value());
+    CHECK(next->seq == 1);
+}
+
 TEST_CASE("a refused write changes neither the keyspace nor the log") {
     Fixture f;
     REQUIRE(f.write({set("a", "1"), incrby(f, "c:1", 5)}).has_value());
