@@ -571,6 +571,27 @@ bool is_executable(const std::string& path) {
     return ::access(path.c_str(), X_OK) == 0;
 }
 
+Expected<Process, std::string> start_redis_server(std::uint16_t port, const std::string& dir) {
+    const std::string log = dir + "/redis.log";
+    auto process = Process::spawn("redis-server",
+                                  {"--port", std::to_string(port), "--bind", "127.0.0.1", "--save",
+                                   "", "--appendonly", "no", "--dir", dir},
+                                  log);
+    if (!process) return unexpected("redis-server: " + process.error());
+    const bool up = eventually(
+        [&] {
+            auto c = RedisClient::connect(port, 200);
+            return c && c->command({"PING"}) == Reply::string("PONG");
+        },
+        10000);
+    if (up) return std::move(*process);
+    std::ifstream in(log);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return unexpected("redis-server did not answer PING on port " + std::to_string(port) +
+                      "; its log:\n" + text.str());
+}
+
 bool eventually(std::function<bool()> predicate, int timeout_ms) {
     const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
     for (;;) {

@@ -273,6 +273,10 @@ private:
     std::map<std::pair<std::uint16_t, std::uint16_t>, FaultProxy> proxies_;  // (lower, higher id)
 };
 
+// A redis-server (from PATH) on 127.0.0.1:port that persists nothing, its log in
+// `dir`/redis.log, once it answers PING (at most 10 s); the error, with the log, otherwise.
+Expected<Process, std::string> start_redis_server(std::uint16_t port, const std::string& dir);
+
 // Polls `predicate` every few ms until it holds (true) or `timeout_ms` passes (false).
 bool eventually(std::function<bool()> predicate, int timeout_ms);
 

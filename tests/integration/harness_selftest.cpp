@@ -251,20 +251,10 @@ struct RedisServer {
             WARN("redis-server is not on PATH: skipping");
             return false;
         }
-        auto p = Process::spawn("redis-server",
-                                {"--port", std::to_string(port), "--bind", "127.0.0.1", "--save",
-                                 "", "--appendonly", "no", "--dir", dir.path()},
-                                dir.path() + "/redis.log");
+        auto p = start_redis_server(port, dir.path());
+        INFO((p ? std::string() : p.error()));
         REQUIRE(p.has_value());
         process.emplace(std::move(*p));
-        const bool up = eventually(
-            [&] {
-                auto c = RedisClient::connect(port, 200);
-                return c && c->command({"PING"}) == Reply::string("PONG");
-            },
-            5000);
-        INFO("redis-server log:\n" << read_file(dir.path() + "/redis.log"));
-        REQUIRE(up);
         return true;
     }
 };

@@ -46,20 +46,9 @@ struct RedisServer {
     std::optional<Process> process;
 
     RedisServer() {
-        auto started =
-            Process::spawn("redis-server",
-                           {"--port", std::to_string(port), "--bind", "127.0.0.1", "--save", "",
-                            "--appendonly", "no", "--dir", dir.path(), "--daemonize", "no"},
-                           dir.path() + "/redis.log");
-        if (!started) FAIL("redis-server (scripts/bootstrap.sh installs it): " << started.error());
+        auto started = start_redis_server(port, dir.path());
+        if (!started) FAIL(started.error() << " (scripts/bootstrap.sh installs redis-server)");
         process.emplace(std::move(*started));
-        const bool up = eventually(
-            [&] {
-                auto c = RedisClient::connect(port, 500);
-                return c && c->command({"PING"}) == Reply::string("PONG");
-            },
-            10000);
-        if (!up) FAIL("redis-server did not answer PING on port " << port);
     }
 };
 
