@@ -16,14 +16,17 @@
 
 namespace meridian::crdt {
 
+// When and by whom a register was written: the order of last-writer-wins.
+struct WriteStamp {
+    Hlc time;
+    ReplicaId writer;
+    friend constexpr auto operator<=>(const WriteStamp&, const WriteStamp&) = default;
+};
+
 template <class T>
 class LwwRegister {
 public:
-    struct Stamp {
-        Hlc time;
-        ReplicaId writer;
-        friend constexpr auto operator<=>(const Stamp&, const Stamp&) = default;
-    };
+    using Stamp = WriteStamp;
 
     LwwRegister() = default;
 
@@ -32,7 +35,8 @@ public:
     // Hlc::receive) for a local write to win; the delta is returned either way.
     LwwRegister assign(ReplicaId writer, Hlc time, std::optional<T> value) {
         LwwRegister delta;
-        delta.stamp_ = Stamp{time, writer};
+        delta.time_ = time;
+        delta.writer_ = writer;
         delta.value_ = std::move(value);
         delta.written_ = true;
         join(delta);
@@ -41,10 +45,11 @@ public:
 
     void join(const LwwRegister& other) {
         if (!other.written_) return;
-        if (!written_ || stamp_ < other.stamp_ ||
+        const auto order = stamp() <=> other.stamp();
+        if (!written_ || order < 0 ||
             // Equal stamps come from one write and carry one value; ordering by
             // value keeps join commutative even if that were ever violated.
-            (stamp_ == other.stamp_ && value_ < other.value_)) {
+            (order == 0 && value_ < other.value_)) {
             // Emptied first: assigning a string keeps a longer old value's buffer.
             value_.reset();
             *this = other;
@@ -54,7 +59,7 @@ public:
     // The current value, or std::nullopt when never written or deleted.
     const std::optional<T>& value() const { return value_; }
     bool written() const { return written_; }
-    const Stamp& stamp() const { return stamp_; }
+    Stamp stamp() const { return Stamp{time_, writer_}; }
     // Heap bytes held beyond sizeof (see crdt/heap_bytes.hpp).
     std::size_t heap_bytes() const { return value_ ? heap_bytes_of(*value_) : 0; }
 
@@ -64,9 +69,12 @@ public:
     friend void serialize(Archive& archive, LwwRegister<U>& reg);
 
 private:
-    Stamp stamp_{};
-    std::optional<T> value_;
+    // The stamp's fields, not a Stamp member, so written_ fits in the stamp's padding: a string
+    // register is 56 bytes, no larger than a counter, which keeps every key's Value small.
+    Hlc time_;
+    ReplicaId writer_;
     bool written_ = false;
+    std::optional<T> value_;
 };
 
 }  // namespace meridian::crdt

@@ -78,7 +78,7 @@ void serialize(Archive& ar, DotContext& c) {
 template <class Archive, class U>
 void serialize(Archive& ar, LwwRegister<U>& reg) {
     ar(reg.written_);
-    if (reg.written_) ar(reg.stamp_.time, reg.stamp_.writer, reg.value_);
+    if (reg.written_) ar(reg.time_, reg.writer_, reg.value_);
 }
 
 // The same bytes as a std::vector<T>: cereal's size tag, then each element.
@@ -185,9 +185,33 @@ void load(Archive& ar, Boxed<T>& box) {
     ar(*box);
 }
 
+// The type's index as cereal encodes a std::variant's (an int32), plus kValueHasExpiry when the
+// TTL register follows the state: values encoded before keys had TTLs decode unchanged.
+inline constexpr std::int32_t kValueHasExpiry = 16;
+
 template <class Archive>
-void serialize(Archive& ar, Value& v) {
-    ar(v.state_);
+void Value::save(Archive& ar) const {
+    const Expiry* ttl = expiry_.get();
+    ar(static_cast<std::int32_t>(state_.index()) + (ttl ? kValueHasExpiry : 0));
+    std::visit([&](const auto& state) { ar(state); }, state_);
+    if (ttl) ar(*ttl);
+}
+
+template <class Archive>
+void Value::load(Archive& ar) {
+    std::int32_t tag = 0;
+    ar(tag);
+    const bool has_expiry = tag >= kValueHasExpiry;
+    const std::int32_t index = has_expiry ? tag - kValueHasExpiry : tag;
+    if (index < 0 || index >= static_cast<std::int32_t>(std::variant_size_v<State>))
+        throw DecodeError("unknown value type " + std::to_string(tag));
+    *this = empty(static_cast<ValueType>(index));
+    std::visit([&](auto& state) { ar(state); }, state_);
+    if (has_expiry) {
+        Expiry& ttl = expiry_.emplace();
+        ar(ttl);
+        if (!ttl.written()) throw DecodeError("a value's TTL is not written");
+    }
 }
 
 // Encodes `value` with the compact archive, appending to `out`.

@@ -24,6 +24,7 @@ Value Value::empty(ValueType type) {
 
 Expected<void, Error> Value::join(const Value& other) {
     if (state_.index() != other.state_.index()) return unexpected(Error::type_mismatch);
+    if (const Expiry* ttl = other.expiry_.get()) expiry_.emplace().join(*ttl);
     std::visit(
         [&](auto& mine) {
             using T = std::decay_t<decltype(mine)>;
@@ -47,6 +48,20 @@ bool Value::exists() const {
     return std::visit(Visible{}, state_);
 }
 
+Value Value::expire(ReplicaId writer, Hlc time, std::optional<std::uint64_t> deadline_ms) {
+    Value delta = empty(type());
+    delta.expiry_.emplace() = expiry_.emplace().assign(writer, time, deadline_ms);
+    return delta;
+}
+
+std::optional<std::uint64_t> Value::deadline() const {
+    const Expiry* ttl = expiry_.get();
+    if (!ttl || !ttl->value()) return std::nullopt;
+    if (const auto* reg = std::get_if<Register>(&state_); reg && reg->written() && ttl->stamp() < reg->stamp())
+        return std::nullopt;  // SET without KEEPTTL after the TTL was written
+    return *ttl->value();
+}
+
 std::size_t Value::heap_bytes() const {
     struct Heap {
         std::size_t operator()(const Register& r) const { return r.heap_bytes(); }
@@ -56,7 +71,7 @@ std::size_t Value::heap_bytes() const {
         }
         std::size_t operator()(const BoundedCounter& b) const { return b.heap_bytes(); }
     };
-    return std::visit(Heap{}, state_);
+    return std::visit(Heap{}, state_) + (expiry_.get() ? malloc_chunk_bytes(sizeof(Expiry)) : 0);
 }
 
 }  // namespace meridian::crdt

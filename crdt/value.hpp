@@ -1,10 +1,11 @@
-// Value: the CRDT state of one key, one of the replicated data types. The
-// keyspace holds Values; deltas travel as Values too, and joining a delta into
-// a state of another type is refused as an error value.
+// Value: the CRDT state of one key, one of the replicated data types, and the
+// key's time to live. The keyspace holds Values; deltas travel as Values too,
+// and joining a delta into a state of another type is refused as an error value.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <type_traits>
 #include <string>
 #include <string_view>
@@ -21,6 +22,13 @@ namespace meridian::crdt {
 
 using Register = LwwRegister<std::string>;
 using StringSet = OrSet<std::string>;
+
+// A key's time to live, as replicated state beside its value: a last-writer-wins register of
+// the deadline (HLC physical milliseconds since the Unix epoch; nullopt: never), written by
+// EXPIRE and its kin, PERSIST and SET ... EX. Concurrent TTL writes resolve by (HLC, writer) as
+// lww keys do. A register write that replaces the value (SET without KEEPTTL) voids every
+// deadline stamped before it (Value::deadline), so clearing a TTL on SET needs no TTL write.
+using Expiry = LwwRegister<std::uint64_t>;
 
 // A heap cell with value semantics: keeps a large alternative (the set, with
 // its maps) from widening every Value, so a counter key stays small.
@@ -51,6 +59,37 @@ public:
 
 private:
     std::unique_ptr<T> cell_;  // null only after a move; such a box is only destroyed or assigned
+};
+
+// An optional heap cell with value semantics: a member most values never use costs a pointer.
+template <class T>
+class OptionalBox {
+public:
+    OptionalBox() = default;
+    OptionalBox(const OptionalBox& other) : cell_(copy_of(other)) {}
+    OptionalBox(OptionalBox&&) noexcept = default;
+    OptionalBox& operator=(const OptionalBox& other) {
+        if (this != &other) cell_ = copy_of(other);
+        return *this;
+    }
+    OptionalBox& operator=(OptionalBox&&) noexcept = default;
+
+    T* get() { return cell_.get(); }
+    const T* get() const { return cell_.get(); }
+    T& emplace() {
+        if (!cell_) cell_ = std::make_unique<T>();
+        return *cell_;
+    }
+
+    friend bool operator==(const OptionalBox& a, const OptionalBox& b) {
+        return a.cell_ ? b.cell_ && *a.cell_ == *b.cell_ : !b.cell_;
+    }
+
+private:
+    static std::unique_ptr<T> copy_of(const OptionalBox& other) {
+        return other.cell_ ? std::make_unique<T>(*other.cell_) : nullptr;
+    }
+    std::unique_ptr<T> cell_;
 };
 
 // The order matches Value's alternatives and is part of the wire format.
@@ -87,14 +126,31 @@ public:
         return const_cast<Value*>(this)->as<T>();
     }
 
-    // Joins `other` in; refuses with Error::type_mismatch (changing nothing)
-    // when it holds another type.
+    // Joins `other` in, its TTL too; refuses with Error::type_mismatch (changing
+    // nothing) when it holds another type.
     Expected<void, Error> join(const Value& other);
 
-    // Whether the key is visible to clients: a register holding a value, a
-    // counter with unreset contributions, a non-empty set, a written bounded
-    // counter.
+    // Whether the state shows something to a client, its TTL aside: a register
+    // holding a value, a counter with unreset contributions, a non-empty set, a
+    // written bounded counter.
     bool exists() const;
+
+    // The TTL register; nullptr until a TTL was written.
+    const Expiry* expiry() const { return expiry_.get(); }
+    // Writes the TTL (`deadline_ms`, or never) at `time` as `writer`; returns the delta: a
+    // value of this type that holds nothing but the TTL write.
+    Value expire(ReplicaId writer, Hlc time, std::optional<std::uint64_t> deadline_ms);
+    // When the key stops existing, if it will: the TTL's deadline, unless the TTL says never
+    // or (lww) a register write stamped after the TTL replaced the value.
+    std::optional<std::uint64_t> deadline() const;
+    // Whether a client sees the key at `now_ms` (HLC physical milliseconds): it exists and its
+    // deadline, if any, has not passed. As in Redis, a key lives through its deadline's
+    // millisecond and is gone once now > deadline.
+    bool live_at(std::uint64_t now_ms) const {
+        if (!exists()) return false;
+        const auto until = deadline();
+        return !until || now_ms <= *until;
+    }
 
     // Heap bytes the state holds beyond sizeof(Value) (see crdt/heap_bytes.hpp): O(1), an
     // estimate for sets.
@@ -104,11 +160,16 @@ public:
 
     friend bool operator==(const Value&, const Value&) = default;
 
+    // Defined in crdt/serialization.hpp. Members, not free functions: a free save(const Value&)
+    // would also match every state type, which converts to Value implicitly.
     template <class Archive>
-    friend void serialize(Archive& archive, Value& value);
+    void save(Archive& archive) const;
+    template <class Archive>
+    void load(Archive& archive);
 
 private:
     State state_;
+    OptionalBox<Expiry> expiry_;  // never holds an unwritten register
 };
 
 }  // namespace meridian::crdt

@@ -121,6 +121,27 @@ struct Arbitrary<LwwModel> {
 };
 
 template <>
+struct Arbitrary<ExpiringLwwModel> {
+    static ExpiringLwwModel make() { return {}; }
+    static rc::Gen<ExpiringLwwModel::Op> op() {
+        using Kind = ExpiringLwwModel::Op::Kind;
+        auto kind = rc::gen::weightedElement<Kind>({{3, Kind::set},
+                                                    {2, Kind::set_keep_ttl},
+                                                    {2, Kind::set_expiring},
+                                                    {1, Kind::remove},
+                                                    {3, Kind::expire},
+                                                    {1, Kind::persist}});
+        // Few clock values, so that stamps collide on time and differ by writer.
+        return rc::gen::apply(
+            [](Kind k, std::string v, std::uint64_t deadline, std::uint64_t now) {
+                return ExpiringLwwModel::Op{k, std::move(v), deadline, now};
+            },
+            kind, rc::gen::element<std::string>("a", "b", "c"), rc::gen::inRange<std::uint64_t>(1, 6),
+            rc::gen::inRange<std::uint64_t>(0, 8));
+    }
+};
+
+template <>
 struct Arbitrary<OrSetModel> {
     static OrSetModel make() { return {}; }
     static rc::Gen<OrSetModel::Op> op() {

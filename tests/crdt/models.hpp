@@ -1,4 +1,4 @@
-// Reference models of the four CRDTs for the simulation (simulation.hpp).
+// Reference models of the CRDTs for the simulation (simulation.hpp).
 // Each model applies an operation at a replica and says, in the model's own
 // terms (unique tags per acknowledged operation, not dots or entries), what
 // the returned delta carries; check() compares a replica's CRDT state with the
@@ -371,6 +371,131 @@ inline std::ostream& operator<<(std::ostream& os, const BoundedCounterModel::Op&
 
 inline std::ostream& operator<<(std::ostream& os, const BoundedCounterModel& m) {
     return os << "floor " << m.min << " held by r" << m.holder_index;
+}
+
+// ---------------------------------------------------------------- expiring lww value
+//
+// An lww key with its TTL (crdt::Value, crdt::Expiry): register writes and TTL
+// writes are each ordered by their unique (time, writer) stamps. The value is the
+// highest register write; the deadline is the highest TTL write's, unless it is
+// "never" or a register write stamped after it replaced the value (SET without
+// KEEPTTL clears the TTL). KEEPTTL and SET ... EX write both under one stamp.
+struct ExpiringLww {
+    crdt::Value value;
+    void join(const ExpiringLww& other) { RC_ASSERT(value.join(other.value).has_value()); }
+    friend bool operator==(const ExpiringLww&, const ExpiringLww&) = default;
+};
+
+inline std::ostream& operator<<(std::ostream& os, const ExpiringLww& s) {
+    os << *s.value.as<crdt::Register>();
+    if (const crdt::Expiry* ttl = s.value.expiry()) {
+        os << " ttl " << (ttl->value() ? std::to_string(*ttl->value()) : std::string("never")) << " @"
+           << ttl->stamp().time << "/" << ttl->stamp().writer;
+    }
+    return os;
+}
+
+struct ExpiringLwwModel {
+    using State = ExpiringLww;
+    using Stamp = crdt::WriteStamp;
+    struct Op {
+        enum class Kind : std::uint8_t { set, set_keep_ttl, set_expiring, remove, expire, persist };
+        Kind kind = Kind::set;
+        std::string value;
+        std::uint64_t deadline = 0;
+        std::uint64_t now_ms = 0;
+    };
+    struct Knowledge {
+        std::map<Stamp, std::optional<std::string>> writes;
+        std::map<Stamp, std::optional<std::uint64_t>> ttls;
+        void join(const Knowledge& other) {
+            writes.insert(other.writes.begin(), other.writes.end());
+            ttls.insert(other.ttls.begin(), other.ttls.end());
+        }
+    };
+    struct Local {
+        crdt::Hlc clock;
+    };
+
+    std::optional<Tagged<ExpiringLwwModel>> mutate(Replica<ExpiringLwwModel>& r,
+                                                   std::span<const crdt::ReplicaId>, const Op& op) {
+        using Kind = Op::Kind;
+        const crdt::Hlc time = crdt::Hlc::tick(r.local.clock, op.now_ms);
+        r.local.clock = time;
+        const Stamp stamp{time, r.id};
+        crdt::Value& state = r.view.state.value;
+        Tagged<ExpiringLwwModel> delta;
+        auto write_value = [&](std::optional<std::string> v) {
+            RC_ASSERT(delta.state.value.join(crdt::Value(state.as<crdt::Register>()->assign(r.id, time, v))).has_value());
+            delta.knowledge.writes.emplace(stamp, std::move(v));
+        };
+        auto write_ttl = [&](std::optional<std::uint64_t> deadline) {
+            RC_ASSERT(delta.state.value.join(state.expire(r.id, time, deadline)).has_value());
+            delta.knowledge.ttls.emplace(stamp, deadline);
+        };
+        switch (op.kind) {
+            case Kind::set: write_value(op.value); break;
+            case Kind::set_keep_ttl: {
+                const auto kept = state.deadline();
+                write_value(op.value);
+                if (kept) write_ttl(kept);
+                RC_ASSERT(state.deadline() == kept);
+                break;
+            }
+            case Kind::set_expiring:
+                write_value(op.value);
+                write_ttl(op.deadline);
+                break;
+            case Kind::remove: write_value(std::nullopt); break;
+            case Kind::expire: write_ttl(op.deadline); break;
+            case Kind::persist: write_ttl(std::nullopt); break;
+        }
+        r.view.knowledge.join(delta.knowledge);
+        return delta;
+    }
+
+    void received(Replica<ExpiringLwwModel>& r, const Tagged<ExpiringLwwModel>& delta) const {
+        const crdt::Value& v = delta.state.value;
+        if (const auto* reg = v.as<crdt::Register>(); reg && reg->written())
+            r.local.clock = crdt::Hlc::receive(r.local.clock, reg->stamp().time, r.local.clock.physical_ms());
+        if (const crdt::Expiry* ttl = v.expiry())
+            r.local.clock = crdt::Hlc::receive(r.local.clock, ttl->stamp().time, r.local.clock.physical_ms());
+    }
+
+    void check(const Replica<ExpiringLwwModel>& r, std::span<const crdt::ReplicaId>) const {
+        const crdt::Value& state = r.view.state.value;
+        const auto& writes = r.view.knowledge.writes;
+        const auto& ttls = r.view.knowledge.ttls;
+        const auto* reg = state.as<crdt::Register>();
+        RC_ASSERT(reg != nullptr);
+        RC_ASSERT(reg->written() == !writes.empty());
+        if (!writes.empty()) {
+            RC_ASSERT(reg->stamp() == writes.rbegin()->first);
+            RC_ASSERT(reg->value() == writes.rbegin()->second);
+        }
+        RC_ASSERT((state.expiry() != nullptr) == !ttls.empty());
+        std::optional<std::uint64_t> deadline;
+        if (!ttls.empty()) {
+            const auto& [stamp, written] = *ttls.rbegin();
+            RC_ASSERT(state.expiry()->stamp() == stamp);
+            const bool replaced = !writes.empty() && stamp < writes.rbegin()->first;
+            if (!replaced) deadline = written;
+        }
+        RC_ASSERT(state.deadline() == deadline);
+    }
+};
+
+inline std::ostream& operator<<(std::ostream& os, const ExpiringLwwModel::Op& op) {
+    using Kind = ExpiringLwwModel::Op::Kind;
+    switch (op.kind) {
+        case Kind::set: os << "set \"" << op.value << "\""; break;
+        case Kind::set_keep_ttl: os << "set \"" << op.value << "\" keepttl"; break;
+        case Kind::set_expiring: os << "set \"" << op.value << "\" pxat " << op.deadline; break;
+        case Kind::remove: os << "del"; break;
+        case Kind::expire: os << "pexpireat " << op.deadline; break;
+        case Kind::persist: os << "persist"; break;
+    }
+    return os << " at " << op.now_ms;
 }
 
 }  // namespace meridian::test
