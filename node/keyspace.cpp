@@ -127,7 +127,10 @@ Keyspace::Keyspace(Keyspace&& other) noexcept
       visible_(std::exchange(other.visible_, 0)),
       entry_bytes_(std::exchange(other.entry_bytes_, 0)),
       value_heap_bytes_(std::exchange(other.value_heap_bytes_, 0)),
-      seed_(other.seed_) {}
+      seed_(other.seed_),
+      reclaim_index_(std::exchange(other.reclaim_index_, {})),
+      expiry_owner_(other.expiry_owner_),
+      takeover_ms_(other.takeover_ms_) {}
 
 Keyspace& Keyspace::operator=(Keyspace&& other) noexcept {
     if (this != &other) {
@@ -139,6 +142,9 @@ Keyspace& Keyspace::operator=(Keyspace&& other) noexcept {
         entry_bytes_ = std::exchange(other.entry_bytes_, 0);
         value_heap_bytes_ = std::exchange(other.value_heap_bytes_, 0);
         seed_ = other.seed_;
+        reclaim_index_ = std::exchange(other.reclaim_index_, {});
+        expiry_owner_ = other.expiry_owner_;
+        takeover_ms_ = other.takeover_ms_;
     }
     return *this;
 }
@@ -161,6 +167,7 @@ void Keyspace::free_all() noexcept {
     visible_ = 0;
     entry_bytes_ = 0;
     value_heap_bytes_ = 0;
+    reclaim_index_.clear();
 }
 
 std::uint32_t Keyspace::hash_of(std::string_view key) const {
@@ -208,10 +215,11 @@ Keyspace::Acquired Keyspace::acquire(std::string_view key, crdt::ValueType type_
     const Slot slot = locate(key, hash);
     if (slot.link != nullptr) {
         Entry* entry = *slot.link;
-        return Acquired{entry, false, entry->value.exists(), entry->value.heap_bytes()};
+        return Acquired{entry, false, entry->value.exists(), entry->value.heap_bytes(),
+                        reclaim_at(entry->value)};
     }
     Entry* entry = insert_new(key, hash, type_if_new);
-    return Acquired{entry, true, false, entry->value.heap_bytes()};
+    return Acquired{entry, true, false, entry->value.heap_bytes(), std::nullopt};
 }
 
 void Keyspace::settle(const Acquired& acquired) noexcept {
@@ -220,6 +228,7 @@ void Keyspace::settle(const Acquired& acquired) noexcept {
     if (visible && !acquired.was_visible) ++visible_;
     if (!visible && acquired.was_visible) --visible_;
     value_heap_bytes_ = value_heap_bytes_ - acquired.heap_before + value.heap_bytes();
+    reindex(acquired.entry, acquired.reclaim_at, reclaim_at(value));
     if (acquired.created && !visible && value == empty_value(value.type())) {
         const std::string_view key = acquired.entry->key();
         unlink_and_free(locate(key, acquired.entry->hash));
@@ -269,6 +278,7 @@ void Keyspace::unlink_and_free(Slot slot) noexcept {
     const std::size_t block = sizeof(Entry) + entry->key_size;
     entry_bytes_ -= crdt::malloc_chunk_bytes(block);
     value_heap_bytes_ -= entry->value.heap_bytes();
+    reindex(entry, reclaim_at(entry->value), std::nullopt);
     entry->~Entry();
     ::operator delete(entry, block);
 }
@@ -338,6 +348,40 @@ void Keyspace::rehash_buckets(std::size_t max_buckets) {
         from = std::exchange(to, {});
         rehash_index_ = 0;
     }
+}
+
+std::optional<std::uint64_t> Keyspace::reclaim_at(const crdt::Value& value) const {
+    if (!value.expiry() || !value.exists()) return std::nullopt;  // most keys: no TTL
+    const auto deadline = value.deadline();
+    if (!deadline) return std::nullopt;
+    if (value.expiry()->stamp().writer.region == expiry_owner_) return *deadline;
+    return *deadline > UINT64_MAX - takeover_ms_ ? UINT64_MAX : *deadline + takeover_ms_;
+}
+
+void Keyspace::reindex(const Entry* entry, std::optional<std::uint64_t> before,
+                       std::optional<std::uint64_t> after) {
+    if (before == after) return;
+    if (before) reclaim_index_.erase({*before, entry});
+    if (after) reclaim_index_.insert({*after, entry});
+}
+
+void Keyspace::set_expiry_owner(crdt::RegionId self, std::uint64_t takeover_ms) {
+    expiry_owner_ = self;
+    takeover_ms_ = takeover_ms;
+    reclaim_index_.clear();
+    for (const Table& table : tables_)
+        for (std::size_t i = 0; i < table.bucket_count(); ++i)
+            for (const Entry* e = table.buckets[i]; e != nullptr; e = e->next)
+                reindex(e, std::nullopt, reclaim_at(e->value));
+}
+
+std::vector<std::string> Keyspace::due_for_reclaim(std::uint64_t now_ms, std::size_t max) const {
+    std::vector<std::string> due;
+    // A key is gone once now > deadline (crdt::Value::live_at).
+    for (auto it = reclaim_index_.begin(); it != reclaim_index_.end() && due.size() < max && it->first < now_ms;
+         ++it)
+        due.emplace_back(it->second->key());
+    return due;
 }
 
 std::size_t Keyspace::memory_bytes() const {

@@ -3,12 +3,16 @@
 // thread: no locks; nothing here may be called from another thread.
 #pragma once
 
+#include <absl/container/btree_set.h>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "crdt/error.hpp"
 #include "crdt/expected.hpp"
@@ -36,6 +40,9 @@ namespace meridian::node {
 //   between calls (a key may then be visited twice); keys added or erased during the iteration
 //   may or may not be; an iteration over an unchanging keyspace (also one caught mid-resize)
 //   visits every key exactly once.
+// - Expiry. Keys that exist and have a deadline (crdt::Value::deadline) are also kept in an
+//   ordered index by when this region should reclaim them, kept right by modify() and join(),
+//   so the active sweep finds what is due in O(log n) without visiting other keys.
 class Keyspace {
 public:
     // Hashes with the process's random seed.
@@ -88,6 +95,15 @@ public:
     // SSO, counter entries, the boxed set: crdt::Value::heap_bytes), for INFO memory.
     std::size_t memory_bytes() const;
 
+    // Who reclaims an expired key: a key is due at its deadline when region `self` wrote its
+    // TTL, and `takeover_ms` later when another region did (that region reclaims its own keys;
+    // this one steps in only if it stays silent). Re-indexes the keys already present.
+    void set_expiry_owner(crdt::RegionId self, std::uint64_t takeover_ms);
+    // Up to `max` keys due for reclaiming at `now_ms` (HLC physical ms), the earliest first.
+    std::vector<std::string> due_for_reclaim(std::uint64_t now_ms, std::size_t max) const;
+    // Keys that exist and have a deadline (INFO keyspace's "expires").
+    std::size_t expiring_size() const { return reclaim_index_.size(); }
+
     // The seed Keyspace() uses: random, drawn once per process.
     static std::uint64_t process_hash_seed();
 
@@ -121,7 +137,8 @@ private:
         Entry* entry;
         bool created;
         bool was_visible;
-        std::size_t heap_before;  // entry->value.heap_bytes() before f ran
+        std::size_t heap_before;                  // entry->value.heap_bytes() before f ran
+        std::optional<std::uint64_t> reclaim_at;  // reclaim_at(entry->value) before f ran
     };
     class Settle {
     public:
@@ -134,6 +151,12 @@ private:
         Keyspace& keyspace_;
         Acquired acquired_;
     };
+
+    // When this region should reclaim the value's key (see set_expiry_owner); nullopt when it
+    // does not exist or has no deadline.
+    std::optional<std::uint64_t> reclaim_at(const crdt::Value& value) const;
+    void reindex(const Entry* entry, std::optional<std::uint64_t> before,
+                 std::optional<std::uint64_t> after);
 
     std::uint32_t hash_of(std::string_view key) const;
     Slot locate(std::string_view key, std::uint32_t hash) const;
@@ -162,6 +185,9 @@ private:
     std::size_t entry_bytes_ = 0;
     std::size_t value_heap_bytes_ = 0;  // sum of the values' heap_bytes()
     std::uint64_t seed_;
+    absl::btree_set<std::pair<std::uint64_t, const Entry*>> reclaim_index_;  // (reclaim_at, entry)
+    crdt::RegionId expiry_owner_ = 0;
+    std::uint64_t takeover_ms_ = 0;
 };
 
 template <class F>

@@ -546,3 +546,54 @@ TEST_CASE("keyspace: a million keys, and what each one costs") {
     // Not a timing: a guard against the entry layout growing by accident.
     CHECK(per_key < 160.0);
 }
+
+// ---- expiry index -----------------------------------------------------------------
+
+namespace {
+
+void expire(Keyspace& keyspace, std::string_view key, ReplicaId writer, std::uint64_t time_ms,
+            std::optional<std::uint64_t> deadline) {
+    keyspace.modify(key, ValueType::lww, [&](Value& value) {
+        (void)value.expire(writer, Hlc::from_parts(time_ms, 0), deadline);
+    });
+}
+
+}  // namespace
+
+TEST_CASE("keyspace: keys with a deadline are due for reclaiming in deadline order, others never") {
+    Keyspace keyspace(7);
+    keyspace.set_expiry_owner(us.region, 1000);
+    for (unsigned i = 0; i < 50; ++i) {
+        write(keyspace, key_for(i), "v", 1);
+        if (i % 2 == 0) expire(keyspace, key_for(i), us, 2, 500 - i);  // later keys expire sooner
+    }
+    CHECK(keyspace.expiring_size() == 25);
+    CHECK(keyspace.due_for_reclaim(500 - 48, 100).empty());  // deadline 452 is still live at 452
+    const auto due = keyspace.due_for_reclaim(500 - 40, 100);
+    CHECK(due == std::vector<std::string>{key_for(48), key_for(46), key_for(44), key_for(42)});
+    CHECK(keyspace.due_for_reclaim(10'000, 3).size() == 3);
+
+    // Changes through modify() move a key in the index or out of it.
+    expire(keyspace, key_for(48), us, 3, std::nullopt);  // PERSIST
+    write(keyspace, key_for(46), "later", 4);            // SET clears the TTL
+    write(keyspace, key_for(44), std::nullopt, 4);       // DEL: nothing left to reclaim
+    CHECK(keyspace.erase(key_for(42)));
+    CHECK(keyspace.expiring_size() == 21);
+    CHECK(keyspace.due_for_reclaim(500 - 40, 100).empty());
+}
+
+TEST_CASE("keyspace: another region's TTLs fall due only after the takeover delay") {
+    Keyspace keyspace(7);
+    constexpr ReplicaId eu{2, 0};
+    write(keyspace, "ours", "v", 1);
+    write(keyspace, "theirs", "v", 1);
+    expire(keyspace, "ours", us, 2, 100);
+    expire(keyspace, "theirs", eu, 2, 100);
+    keyspace.set_expiry_owner(us.region, 1000);  // re-indexes what is there
+    CHECK(keyspace.due_for_reclaim(101, 10) == std::vector<std::string>{"ours"});
+    CHECK(keyspace.due_for_reclaim(1101, 10) == std::vector<std::string>{"ours", "theirs"});
+
+    Keyspace moved = std::move(keyspace);
+    CHECK(moved.expiring_size() == 2);
+    CHECK(moved.due_for_reclaim(101, 10) == std::vector<std::string>{"ours"});
+}
