@@ -34,19 +34,67 @@ crdt::BoundedCounter::Floor floor_of(const Policy& policy, const Writer& writer)
     return crdt::BoundedCounter::Floor{policy.min.value_or(0), writer.floor_holder};
 }
 
-Expected<Written, Refusal> set_value(crdt::Value& state, const Writer& writer, std::string value) {
+Expected<Written, Refusal> set_value(crdt::Value& state, const Writer& writer, std::string value,
+                                     Ttl ttl) {
     auto* reg = state.as<crdt::Register>();
     if (!reg) return unexpected(Refusal::wrong_type);
-    return Written{crdt::Value(reg->assign(writer.replica, writer.time, std::move(value))), 1};
+    const auto kept = ttl == Ttl::keep ? state.deadline() : std::nullopt;
+    crdt::Value delta(reg->assign(writer.replica, writer.time, std::move(value)));
+    // The same stamp as the value's, so the register write does not void it.
+    if (kept) (void)delta.join(state.expire(writer.replica, writer.time, kept));
+    return Written{std::move(delta), 1};
 }
 
-Expected<Written, Refusal> delete_value(crdt::Value& state, const Writer& writer) {
+Expected<Written, Refusal> set_expiring_value(crdt::Value& state, const Writer& writer,
+                                              std::string value, std::uint64_t deadline_ms) {
+    auto written = set_value(state, writer, std::move(value));
+    if (written) (void)written->delta.join(state.expire(writer.replica, writer.time, deadline_ms));
+    return written;
+}
+
+namespace {
+
+// DEL of a counter or set: what this region observed, and the TTL if `ttl` says so.
+Expected<Written, Refusal> remove_observed(crdt::Value& state, const Writer& writer, Ttl ttl) {
     const std::int64_t existed = state.exists() ? 1 : 0;
-    if (auto* reg = state.as<crdt::Register>())
+    crdt::Value delta;
+    if (auto* counter = state.as<crdt::PnCounter>()) {
+        delta = crdt::Value(counter->reset());
+    } else if (auto* set = state.as<crdt::StringSet>()) {
+        delta = crdt::Value(set->clear());
+    } else {
+        return unexpected(Refusal::not_supported);
+    }
+    if (ttl == Ttl::clear && state.deadline())
+        (void)delta.join(state.expire(writer.replica, writer.time, std::nullopt));
+    return Written{std::move(delta), existed};
+}
+
+}  // namespace
+
+Expected<Written, Refusal> delete_value(crdt::Value& state, const Writer& writer) {
+    // The register write voids any TTL stamped before it: nothing more to clear.
+    if (auto* reg = state.as<crdt::Register>()) {
+        const std::int64_t existed = state.exists() ? 1 : 0;
         return Written{crdt::Value(reg->assign(writer.replica, writer.time, std::nullopt)), existed};
-    if (auto* counter = state.as<crdt::PnCounter>()) return Written{crdt::Value(counter->reset()), existed};
-    if (auto* set = state.as<crdt::StringSet>()) return Written{crdt::Value(set->clear()), existed};
-    return unexpected(Refusal::not_supported);
+    }
+    return remove_observed(state, writer, Ttl::clear);
+}
+
+Expected<Written, Refusal> reclaim_expired(crdt::Value& state, const Writer& writer, Ttl ttl) {
+    auto* reg = state.as<crdt::Register>();
+    if (!reg) return remove_observed(state, writer, ttl);
+    const crdt::Expiry* expiry = state.expiry();
+    if (!expiry || !state.deadline()) return Written{crdt::Value::empty(state.type()), 0};
+    const crdt::WriteStamp after_ttl{crdt::Hlc::from_packed(expiry->stamp().time.packed() + 1),
+                                     expiry->stamp().writer};
+    return Written{crdt::Value(reg->assign(after_ttl.writer, after_ttl.time, std::nullopt)), 1};
+}
+
+Expected<Written, Refusal> set_deadline(crdt::Value& state, const Writer& writer,
+                                        std::optional<std::uint64_t> deadline_ms) {
+    if (state.type() == crdt::ValueType::bounded_counter) return unexpected(Refusal::not_supported);
+    return Written{state.expire(writer.replica, writer.time, deadline_ms), 1};
 }
 
 Expected<Written, Refusal> add_to_counter(crdt::Value& state, const Policy& policy,
@@ -86,7 +134,8 @@ Expected<Written, Refusal> add_members(crdt::Value& state, const Writer& writer,
     return Written{crdt::Value(std::move(delta)), added};
 }
 
-Expected<Written, Refusal> remove_members(crdt::Value& state, std::span<const std::string> members) {
+Expected<Written, Refusal> remove_members(crdt::Value& state, const Writer& writer,
+                                          std::span<const std::string> members) {
     auto* set = state.as<crdt::StringSet>();
     if (!set) return unexpected(Refusal::wrong_type);
     crdt::StringSet delta;
@@ -96,7 +145,11 @@ Expected<Written, Refusal> remove_members(crdt::Value& state, std::span<const st
         removed += set->contains(member) ? 1 : 0;
         fold_into(delta, first, set->remove(member));
     }
-    return Written{crdt::Value(std::move(delta)), removed};
+    crdt::Value written(std::move(delta));
+    // A set that becomes empty is gone, and its TTL with it (as in Redis): an SADD then makes a
+    // new set that does not expire.
+    if (set->empty() && state.deadline()) (void)written.join(state.expire(writer.replica, writer.time, std::nullopt));
+    return Written{std::move(written), removed};
 }
 
 Expected<Written, Refusal> transfer_rights(crdt::Value& state, const Policy& policy,

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -38,12 +39,33 @@ struct Written {
     std::int64_t count = 0;  // SADD/SREM: members added/removed; DEL: 1 if the key existed
 };
 
-// SET on an lww key.
-Expected<Written, Refusal> set_value(crdt::Value& state, const Writer& writer, std::string value);
+// What a write does to the key's TTL.
+enum class Ttl : std::uint8_t { clear, keep };
+
+// SET on an lww key. A plain SET clears the TTL (the register write voids it, see
+// crdt::Value::deadline); Ttl::keep (SET KEEPTTL, APPEND, INCRBYFLOAT) writes the live deadline
+// again under the SET's stamp.
+Expected<Written, Refusal> set_value(crdt::Value& state, const Writer& writer, std::string value,
+                                     Ttl ttl = Ttl::clear);
+// SET ... EX / PX / EXAT / PXAT, SETEX: the value and its deadline (HLC physical ms) under one stamp.
+Expected<Written, Refusal> set_expiring_value(crdt::Value& state, const Writer& writer,
+                                              std::string value, std::uint64_t deadline_ms);
 // DEL: a register is overwritten with "absent"; a counter is reset (observed
 // increments are undone, concurrent ones survive); a set loses every observed
-// member (concurrent adds survive); a bounded counter refuses.
+// member (concurrent adds survive); a bounded counter refuses. The TTL goes too.
 Expected<Written, Refusal> delete_value(crdt::Value& state, const Writer& writer);
+// Reclaims an expired key (state.deadline() has passed): frees what it holds by a
+// replicated delete. A register is overwritten with "absent" stamped just after
+// its TTL write, not at the writer's clock: a SET made after the deadline at a
+// region that had not seen the TTL then still wins. A counter or set loses what
+// this region observed, as DEL; Ttl::keep (the active sweep) leaves the TTL so
+// that a concurrent write from before the deadline arriving later stays
+// expired; Ttl::clear (a write about to re-create the key) writes "never".
+Expected<Written, Refusal> reclaim_expired(crdt::Value& state, const Writer& writer, Ttl ttl);
+// EXPIRE and its kin (a deadline in HLC physical ms), PERSIST (nullopt). A
+// bounded counter refuses: expiring a balance would hand out rights nobody holds.
+Expected<Written, Refusal> set_deadline(crdt::Value& state, const Writer& writer,
+                                        std::optional<std::uint64_t> deadline_ms);
 // INCRBY/DECRBY on a counter or bounded counter. `policy.min` applies to a
 // home-routed counter (checked here, exact because every write of the key runs
 // at its home) and to a bounded counter (through its rights).
@@ -52,7 +74,9 @@ Expected<Written, Refusal> add_to_counter(crdt::Value& state, const Policy& poli
 // SADD / SREM.
 Expected<Written, Refusal> add_members(crdt::Value& state, const Writer& writer,
                                        std::span<const std::string> members);
-Expected<Written, Refusal> remove_members(crdt::Value& state, std::span<const std::string> members);
+// SREM; a set it empties loses its TTL.
+Expected<Written, Refusal> remove_members(crdt::Value& state, const Writer& writer,
+                                          std::span<const std::string> members);
 // Moves `amount` of `writer`'s rights on a bounded counter to `to`.
 Expected<Written, Refusal> transfer_rights(crdt::Value& state, const Policy& policy,
                                            const Writer& writer, crdt::ReplicaId to,

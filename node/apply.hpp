@@ -11,7 +11,7 @@
 
 namespace meridian::node {
 
-// Joins each delta into the keyspace and advances `clock` past every register
+// Joins each delta into the keyspace and advances `clock` past every register and TTL
 // stamp seen (so a later local write orders after what was received). Returns
 // how many deltas were refused because the key holds another type (after a
 // policy change); those are logged once each by the caller.

@@ -82,8 +82,8 @@ void srem(Request& r) {
                          return value->as<crdt::StringSet>()->contains(m);
                      });
     if (!any) return void(r.reply = integer(0));
-    Database::KeyWrite write{key, [&](crdt::Value& state, const conflict::Writer&) {
-                                 return conflict::remove_members(state, members);
+    Database::KeyWrite write{key, [&](crdt::Value& state, const conflict::Writer& writer) {
+                                 return conflict::remove_members(state, writer, members);
                              }};
     commit(r, std::span(&write, 1), [](const Database::Committed& c) { return integer(c.results[0].count); });
 }

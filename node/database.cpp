@@ -1,5 +1,6 @@
 #include "node/database.hpp"
 
+#include <algorithm>
 #include <cassert>
 #include <spdlog/spdlog.h>
 
@@ -13,9 +14,13 @@ Database::Database(Keyspace& keyspace, const conflict::PolicyTable& policies, Lo
     : keyspace_(keyspace), policies_(policies), log_(log), self_(self), floor_holder_(floor_holder),
       clock_(clock), physical_ms_(std::move(physical_ms)), now_ms_(std::move(now_ms)) {}
 
+std::uint64_t Database::now_ms() const {
+    return std::max(physical_ms_(), clock_.physical_ms());
+}
+
 const crdt::Value* Database::read(std::string_view key) const {
     const crdt::Value* value = keyspace_.find(key);
-    return value && value->exists() ? value : nullptr;
+    return value && value->live_at(now_ms()) ? value : nullptr;
 }
 
 bool Database::holds_other_type(std::string_view key) const {
@@ -26,6 +31,52 @@ bool Database::holds_other_type(std::string_view key) const {
 Expected<Database::Committed, WriteError> Database::write(std::span<KeyWrite> writes,
                                                           const ReplyMaker& reply) {
     if (log_.broken()) return unexpected(WriteError{WriteError::Kind::log_failed, {}, log_.error()});
+    // A write to an expired key acts on an absent key: reclaim it first, as a write of its own.
+    std::vector<std::string_view> expired;
+    const std::uint64_t now = now_ms();
+    for (const KeyWrite& w : writes) {
+        // Also a key the sweep reclaimed, which keeps its TTL (conflict::reclaim_expired).
+        const crdt::Value* value = keyspace_.find(w.key);
+        const auto deadline = value ? value->deadline() : std::nullopt;
+        if (deadline && now > *deadline && value->type() == policy(w.key).type) expired.push_back(w.key);
+    }
+    if (!expired.empty()) {
+        if (auto reclaimed = reclaim(expired, conflict::Ttl::clear); !reclaimed)
+            return unexpected(reclaimed.error());
+    }
+    return write_now(writes, reply, true);
+}
+
+Expected<std::size_t, WriteError> Database::reclaim(std::span<const std::string_view> keys,
+                                                    conflict::Ttl ttl) {
+    std::vector<KeyWrite> writes;
+    for (std::string_view key : keys) {
+        writes.push_back(KeyWrite{key, [ttl](crdt::Value& state, const conflict::Writer& writer) {
+                                      return conflict::reclaim_expired(state, writer, ttl);
+                                  }});
+    }
+    auto written = write_now(writes, [](const Committed&) { return std::string(); }, false);
+    if (!written) return unexpected(written.error());
+    keys_reclaimed_ += keys.size();
+    return keys.size();
+}
+
+Expected<std::size_t, WriteError> Database::reclaim_due(std::size_t max) {
+    if (log_.broken()) return unexpected(WriteError{WriteError::Kind::log_failed, {}, log_.error()});
+    std::vector<std::string> due = keyspace_.due_for_reclaim(now_ms(), max);
+    // A key whose stored type is not its policy's (after a policy change) cannot be written.
+    std::erase_if(due, [&](const std::string& key) {
+        const crdt::Value* value = keyspace_.find(key);
+        return !value || value->type() != policy(key).type;
+    });
+    if (due.empty()) return std::size_t{0};
+    const std::vector<std::string_view> keys(due.begin(), due.end());
+    return reclaim(keys, conflict::Ttl::keep);
+}
+
+Expected<Database::Committed, WriteError> Database::write_now(std::span<KeyWrite> writes,
+                                                              const ReplyMaker& reply,
+                                                              bool takes_request_stamp) {
     clock_ = crdt::Hlc::tick(clock_, physical_ms_());
     const conflict::Writer writer{self_, clock_, floor_holder_};
 
@@ -54,7 +105,7 @@ Expected<Database::Committed, WriteError> Database::write(std::span<KeyWrite> wr
         assert(!stamp_ && "a forwarded request is never part of a transaction");
         return committed;
     }
-    if (stamp_) {
+    if (stamp_ && takes_request_stamp) {
         stamp_->reply = committed.reply;
         record->request = std::move(stamp_);
         stamp_.reset();

@@ -53,7 +53,10 @@ public:
              std::function<std::uint64_t()> physical_ms, std::function<std::uint64_t()> now_ms);
 
     const conflict::Policy& policy(std::string_view key) const { return policies_.lookup(key); }
-    // The key's state if it exists for clients (not absent, not a tombstone).
+    // The time TTLs are measured against: the HLC's physical milliseconds (at least the wall
+    // clock's, and past every stamp received), so regions agree on expiry up to clock skew.
+    std::uint64_t now_ms() const;
+    // The key's state if it exists for clients (not absent, not a tombstone, not expired).
     const crdt::Value* read(std::string_view key) const;
     // The key's state of another type than its policy's (after a policy change), for WRONGTYPE.
     bool holds_other_type(std::string_view key) const;
@@ -61,7 +64,15 @@ public:
     // Applies every mutation under one dot. Only the first mutation may refuse
     // (the others must be unable to: multi-key commands check up front), so a
     // refusal changes nothing. Fails without changes when the log is broken.
+    // A key that has expired is reclaimed first (conflict::reclaim_expired,
+    // clearing its TTL) by a write of its own, so the mutation sees it absent.
     Expected<Committed, WriteError> write(std::span<KeyWrite> writes, const ReplyMaker& reply);
+
+    // The active sweep: reclaims up to `max` keys due (Keyspace::due_for_reclaim) in one write,
+    // keeping their TTLs; returns how many.
+    Expected<std::size_t, WriteError> reclaim_due(std::size_t max);
+    // Keys reclaimed after expiring, by the sweep or before a write (INFO expired_keys).
+    std::uint64_t keys_reclaimed() const { return keys_reclaimed_; }
 
     // A transaction (EXEC): writes until commit_transaction() apply to the keyspace at once,
     // each under its own dot, and reach the log as one record holding all of them, so every
@@ -94,6 +105,10 @@ public:
     std::uint64_t deltas_refused() const { return deltas_refused_; }
 
 private:
+    Expected<std::size_t, WriteError> reclaim(std::span<const std::string_view> keys, conflict::Ttl ttl);
+    Expected<Committed, WriteError> write_now(std::span<KeyWrite> writes, const ReplyMaker& reply,
+                                              bool takes_request_stamp);
+
     Keyspace& keyspace_;
     const conflict::PolicyTable& policies_;
     LogStore& log_;
@@ -103,6 +118,7 @@ private:
     std::function<std::uint64_t()> physical_ms_;
     std::function<std::uint64_t()> now_ms_;
     std::uint64_t deltas_refused_ = 0;
+    std::uint64_t keys_reclaimed_ = 0;
     std::optional<replication::RequestStamp> stamp_;
     std::shared_ptr<replication::LogRecord> transaction_;  // the record a transaction fills
     std::optional<crdt::Dot> last_stamped_dot_;

@@ -15,6 +15,10 @@ namespace meridian::node {
 
 namespace {
 
+// A region reclaims the expired keys whose TTL it wrote; another region's, only once they have
+// been expired this long (their writer may be down), so a key is normally reclaimed once.
+constexpr std::uint64_t kExpiryTakeoverMs = 30'000;
+
 std::uint64_t steady_ms() {
     static const auto origin = std::chrono::steady_clock::now();
     return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -83,6 +87,7 @@ Expected<void, std::string> Node::start() {
     if (!recovered) return unexpected(recovered.error());
     for (const std::string& warning : recovered->warnings) spdlog::warn("recovery: {}", warning);
     keyspace_ = std::move(recovered->keyspace);
+    keyspace_.set_expiry_owner(region_.id, kExpiryTakeoverMs);
     records_replayed_ = recovered->records_replayed;
     last_snapshot_lsn_ = std::max<std::uint64_t>(recovered->snapshot_lsn, 1);
     last_snapshot_ms_ = now_ms();
@@ -187,6 +192,7 @@ Expected<void, std::string> Node::start() {
         shutdown();
     });
     maintenance();
+    sweep_expired();
 
     spdlog::info(
         "region {} (id {}, epoch {}: {}) serving clients on {}, peers on {}{}; {} keys, {} records "
@@ -374,6 +380,26 @@ void Node::maintenance() {
     });
 }
 
+// The active expiry sweep: reclaims the keys due (Keyspace::due_for_reclaim), a batch of
+// kSweepBatch keys per write, a few batches per turn so a burst of expiries never holds the
+// event loop for long; it comes back at once while more are due, else every kSweepEveryMs.
+void Node::sweep_expired() {
+    constexpr std::size_t kSweepBatch = 256;
+    constexpr int kBatchesPerTurn = 4;
+    constexpr int kSweepEveryMs = 100;
+    bool more = false;
+    for (int i = 0; i < kBatchesPerTurn && !log_->broken(); ++i) {
+        auto reclaimed = db_->reclaim_due(kSweepBatch);
+        more = reclaimed && *reclaimed == kSweepBatch;
+        if (!more) break;
+    }
+    log_->flush();
+    expiry_timer_.expires_after(std::chrono::milliseconds(more ? 1 : kSweepEveryMs));
+    expiry_timer_.async_wait([this](const boost::system::error_code& error) {
+        if (!error && !stopping_) sweep_expired();
+    });
+}
+
 // With archiving on, a segment is closed (and archived) within
 // archive_timeout_ms of being opened, so a quiet region's recent writes do not
 // sit unarchived in a half-empty segment for days.
@@ -430,6 +456,7 @@ void Node::shutdown() {
     clients_->stop_accepting();
     if (admin_) admin_->stop();
     maintenance_timer_.cancel();
+    expiry_timer_.cancel();
     // Writes in flight are answered once synced; WAITs answer with what is known.
     if (auto synced = log_->sync_now(); !synced)
         spdlog::error("final WAL sync failed: {}", synced.error());

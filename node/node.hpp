@@ -88,6 +88,7 @@ private:
     void fail_replies(const std::string& error);
     std::int64_t regions_holding(std::uint64_t seq) const;
     void maintenance();
+    void sweep_expired();
     void start_snapshot();
     void close_idle_segment();
     std::string metrics_text();
@@ -111,6 +112,7 @@ private:
     std::unique_ptr<RightsBroker> rights_;
     boost::asio::signal_set signals_{io_};
     boost::asio::steady_timer maintenance_timer_{io_};
+    boost::asio::steady_timer expiry_timer_{io_};
     std::list<std::unique_ptr<RegionWaiter>> waiters_;
     // Writes answered once the log acknowledges them, in lsn order.
     struct PendingReply {

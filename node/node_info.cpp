@@ -153,7 +153,8 @@ std::string Node::info(std::string_view section) {
             << "total_net_output_bytes:" << s.total_net_output_bytes << "\r\n"
             << "protocol_errors:" << s.protocol_errors << "\r\n"
             << "limit_errors:" << s.limit_errors << "\r\n"
-            << "replicated_deltas_refused:" << db_->deltas_refused() << "\r\n";
+            << "replicated_deltas_refused:" << db_->deltas_refused() << "\r\n"
+            << "expired_keys:" << db_->keys_reclaimed() << "\r\n";
         const HomeRouterStats& h = home_->stats();
         const RightsStats& b = rights_->stats();
         out << "forwarded_writes:" << h.forwarded << "\r\n"
@@ -199,7 +200,8 @@ std::string Node::info(std::string_view section) {
     }
     if (wants("keyspace")) {
         out << "# Keyspace\r\n";
-        if (keyspace_.visible_size() > 0) out << "db0:keys=" << keyspace_.visible_size() << ",expires=0\r\n";
+        if (keyspace_.visible_size() > 0)
+            out << "db0:keys=" << keyspace_.visible_size() << ",expires=" << keyspace_.expiring_size() << "\r\n";
         out << "tombstones:" << keyspace_.size() - keyspace_.visible_size() << "\r\n\r\n";
     }
     return out.str();
@@ -242,6 +244,10 @@ std::string Node::metrics_text() {
     const std::uint64_t now = now_ms();
     const ClientServerStats& s = clients_->stats();
     t.gauge("meridian_keys", "Keys that exist for clients", {{"region", region}}, keyspace_.visible_size());
+    t.gauge("meridian_expiring_keys", "Keys with a TTL, not yet reclaimed", {{"region", region}},
+            keyspace_.expiring_size());
+    t.counter("meridian_expired_keys_total", "Expired keys this region reclaimed", {{"region", region}},
+              db_->keys_reclaimed());
     t.gauge("meridian_tombstones", "Deleted registers kept so the delete keeps winning",
             {{"region", region}}, keyspace_.size() - keyspace_.visible_size());
     t.gauge("meridian_connected_clients", "Client connections", {{"region", region}}, clients_->connected_clients());

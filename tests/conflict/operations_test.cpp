@@ -334,7 +334,7 @@ TEST_CASE("SADD and SREM count only the members they change") {
     CHECK(again->count == 1);
 
     const std::vector<std::string> gone{"a", "zzz", "c"};
-    auto removed = remove_members(state, gone);
+    auto removed = remove_members(state, writer_at(us, 3), gone);
     REQUIRE(removed.has_value());
     CHECK(removed->count == 2);
     CHECK(members(state) == std::vector<std::string>{"b"});
@@ -346,7 +346,7 @@ TEST_CASE("set deltas bring another replica to the same members") {
     const std::vector<std::string> add{"x", "y", "z"};
     const std::vector<std::string> rem{"y"};
     auto added = add_members(state, writer_at(us, 1), add);
-    auto removed = remove_members(state, rem);
+    auto removed = remove_members(state, writer_at(us, 2), rem);
     REQUIRE(added.has_value());
     REQUIRE(removed.has_value());
     REQUIRE(replica.join(added->delta).has_value());
@@ -362,7 +362,7 @@ TEST_CASE("SADD and SREM on a key of another type are refused") {
         Value state = Value::empty(type);
         require_refused(state, Refusal::wrong_type,
                         [&](Value& s) { return add_members(s, writer_at(us, 1), m); });
-        require_refused(state, Refusal::wrong_type, [&](Value& s) { return remove_members(s, m); });
+        require_refused(state, Refusal::wrong_type, [&](Value& s) { return remove_members(s, writer_at(us, 1), m); });
     }
 }
 
@@ -464,4 +464,87 @@ TEST_CASE("DEL of a bounded counter is refused and changes nothing") {
     require_refused(state, Refusal::not_supported,
                     [](Value& s) { return delete_value(s, writer_at(us, 2)); });
     CHECK(counter_value(state) == 4);
+}
+
+// ---- TTLs ------------------------------------------------------------------------
+
+TEST_CASE("SET with a deadline writes value and TTL under one stamp; KEEPTTL keeps a live TTL") {
+    using meridian::conflict::set_expiring_value;
+    using meridian::conflict::Ttl;
+    Value state;
+    auto written = set_expiring_value(state, writer_at(us, 10), "v", 5000);
+    REQUIRE(written.has_value());
+    CHECK(state.deadline() == 5000u);
+    Value replica;
+    REQUIRE(replica.join(written->delta).has_value());
+    CHECK(replica == state);
+
+    REQUIRE(set_value(state, writer_at(us, 11), "kept", Ttl::keep).has_value());
+    CHECK(state.deadline() == 5000u);
+    REQUIRE(set_value(state, writer_at(us, 12), "cleared").has_value());
+    CHECK_FALSE(state.deadline());
+}
+
+TEST_CASE("DEL clears the TTL of every type; a bounded counter refuses a TTL") {
+    using meridian::conflict::set_deadline;
+    Value counter = Value::empty(ValueType::counter);
+    Policy policy;
+    policy.type = ValueType::counter;
+    REQUIRE(add_to_counter(counter, policy, writer_at(us, 1), 3).has_value());
+    REQUIRE(set_deadline(counter, writer_at(us, 2), 900).has_value());
+    auto deleted = delete_value(counter, writer_at(us, 3));
+    REQUIRE(deleted.has_value());
+    CHECK_FALSE(counter.deadline());
+    CHECK(deleted->delta.expiry() != nullptr);  // the replicated delete carries the cleared TTL
+
+    Value bounded = Value::empty(ValueType::bounded_counter);
+    require_refused(bounded, Refusal::not_supported,
+                    [](Value& s) { return set_deadline(s, writer_at(us, 1), 900); });
+}
+
+TEST_CASE("SREM that empties a set drops its TTL, as Redis deletes the emptied key") {
+    using meridian::conflict::set_deadline;
+    Value set = Value::empty(ValueType::set);
+    const std::vector<std::string> both{"a", "b"}, a{"a"}, b{"b"};
+    REQUIRE(add_members(set, writer_at(us, 1), both).has_value());
+    REQUIRE(set_deadline(set, writer_at(us, 2), 900).has_value());
+    REQUIRE(remove_members(set, writer_at(us, 3), a).has_value());
+    CHECK(set.deadline() == 900u);
+    REQUIRE(remove_members(set, writer_at(us, 4), b).has_value());
+    CHECK_FALSE(set.deadline());
+}
+
+TEST_CASE("reclaiming an expired key frees its contents; the sweep keeps the TTL, a write clears it") {
+    using meridian::conflict::reclaim_expired;
+    using meridian::conflict::set_deadline;
+    using meridian::conflict::Ttl;
+    // A register: "absent" stamped right after the TTL write, whoever reclaims.
+    Value reg;
+    REQUIRE(set_value(reg, writer_at(us, 1), "payload").has_value());
+    REQUIRE(set_deadline(reg, writer_at(us, 2), 100).has_value());
+    auto reclaimed = reclaim_expired(reg, writer_at(eu, 500), Ttl::keep);
+    REQUIRE(reclaimed.has_value());
+    CHECK_FALSE(reg.exists());
+    CHECK(reg.as<Register>()->stamp().time == Hlc::from_packed(Hlc::from_parts(2, 0).packed() + 1));
+    CHECK(reg.as<Register>()->stamp().writer == us);
+
+    // A set: its observed members; a late add from before the deadline stays expired.
+    Value set = Value::empty(ValueType::set);
+    Value elsewhere = set;
+    const std::vector<std::string> x{"x"}, late{"late"};
+    REQUIRE(add_members(set, writer_at(us, 1), x).has_value());
+    REQUIRE(set_deadline(set, writer_at(us, 2), 100).has_value());
+    auto late_add = add_members(elsewhere, writer_at(eu, 3), late);
+    auto swept = reclaim_expired(set, writer_at(us, 200), Ttl::keep);
+    REQUIRE(swept.has_value());
+    CHECK_FALSE(set.exists());
+    REQUIRE(set.join(late_add->delta).has_value());
+    CHECK_FALSE(set.live_at(200));
+    CHECK(set.deadline() == 100u);
+
+    // Before a write re-creates the key, the TTL goes too.
+    auto cleared = reclaim_expired(set, writer_at(us, 300), Ttl::clear);
+    REQUIRE(cleared.has_value());
+    CHECK_FALSE(set.deadline());
+    CHECK_FALSE(set.exists());
 }

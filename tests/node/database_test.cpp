@@ -359,3 +359,102 @@ TEST_CASE("a peer's delta of another type is counted, skipped, and the rest appl
     CHECK(register_value(f, "plain") == std::optional<std::string>("fine"));
     CHECK(f.log->version_vector().get(peer) == 1);
 }
+
+// ---- expiry ----------------------------------------------------------------------
+
+namespace {
+
+Database::KeyWrite expire_at(std::string_view key, std::optional<std::uint64_t> deadline) {
+    return {key, [deadline](Value& state, const Writer& w) {
+                return meridian::conflict::set_deadline(state, w, deadline);
+            }};
+}
+
+Database::KeyWrite sadd(std::string_view key, std::string member) {
+    return {key, [member = std::move(member)](Value& state, const Writer& w) {
+                return meridian::conflict::add_members(state, w, std::span(&member, 1));
+            }};
+}
+
+}  // namespace
+
+TEST_CASE("an expired key reads as absent and a write to it starts from an absent key") {
+    Fixture f;
+    REQUIRE(f.write({incrby(f, "c:1", 5)}));
+    REQUIRE(f.write({expire_at("c:1", f.physical_ms + 100)}));
+    REQUIRE(f.write({sadd("s:1", "old")}));
+    REQUIRE(f.write({expire_at("s:1", f.physical_ms + 100)}));
+    CHECK(f.db->read("c:1") != nullptr);
+    CHECK(f.keyspace.expiring_size() == 2);
+
+    f.physical_ms += 100;  // the deadline's millisecond: still live
+    CHECK(f.db->read("c:1") != nullptr);
+    f.physical_ms += 1;
+    CHECK(f.db->read("c:1") == nullptr);
+    CHECK(f.db->read("s:1") == nullptr);
+    CHECK(f.keyspace.visible_size() == 2);  // not reclaimed yet (DBSIZE counts them, as Redis's)
+
+    // INCRBY on the expired counter: reclaimed first (its own record), then 0 + 2, with no TTL.
+    const std::size_t records_before = f.records().size();
+    REQUIRE(f.write({incrby(f, "c:1", 2)}));
+    CHECK(f.records().size() == records_before + 2);
+    const Value* counter = f.db->read("c:1");
+    REQUIRE(counter != nullptr);
+    CHECK(counter->as<PnCounter>()->value() == 2);
+    CHECK_FALSE(counter->deadline());
+    CHECK(f.db->keys_reclaimed() == 1);
+
+    REQUIRE(f.write({sadd("s:1", "new")}));
+    CHECK(f.db->read("s:1")->as<StringSet>()->value() == std::vector<std::string>{"new"});
+}
+
+TEST_CASE("the sweep reclaims due keys in one write and keeps their TTL") {
+    Fixture f;
+    for (const char* key : {"a", "b", "c"}) REQUIRE(f.write({set(key, "v")}));
+    REQUIRE(f.write({expire_at("a", f.physical_ms + 10)}));
+    REQUIRE(f.write({expire_at("b", f.physical_ms + 20)}));
+    REQUIRE(f.write({incrby(f, "c:x", 1)}));
+    REQUIRE(f.write({expire_at("c:x", f.physical_ms + 30)}));
+    CHECK(f.keyspace.expiring_size() == 3);
+
+    auto none = f.db->reclaim_due(10);
+    REQUIRE(none);
+    CHECK(*none == 0);
+
+    f.physical_ms += 25;
+    const std::size_t records_before = f.records().size();
+    auto reclaimed = f.db->reclaim_due(10);
+    REQUIRE(reclaimed);
+    CHECK(*reclaimed == 2);
+    CHECK(f.records().size() == records_before + 1);
+    CHECK(f.keyspace.expiring_size() == 1);
+    CHECK(f.keyspace.visible_size() == 2);  // "c" and the counter
+    // The reclaimed register's delete is stamped just after its TTL write, not at the sweep's clock.
+    const Value* a = f.keyspace.find("a");
+    REQUIRE(a != nullptr);
+    CHECK(a->as<Register>()->stamp().time.packed() == a->expiry()->stamp().time.packed() + 1);
+
+    f.physical_ms += 10;
+    reclaimed = f.db->reclaim_due(10);
+    REQUIRE(reclaimed);
+    CHECK(*reclaimed == 1);
+    const Value* counter = f.keyspace.find("c:x");
+    REQUIRE(counter != nullptr);
+    CHECK_FALSE(counter->exists());
+    CHECK(counter->expiry() != nullptr);  // kept: a late increment from before the deadline stays expired
+    CHECK(f.keyspace.expiring_size() == 0);
+    CHECK(f.db->keys_reclaimed() == 3);
+}
+
+TEST_CASE("a SET made after the deadline at a region that missed the TTL wins over the reclaim") {
+    Fixture f;
+    REQUIRE(f.write({set("k", "v")}));
+    REQUIRE(f.write({expire_at("k", f.physical_ms + 10)}));
+    const Value* ttl_state = f.keyspace.find("k");
+    const Hlc ttl_time = ttl_state->expiry()->stamp().time;
+    f.physical_ms += 50;
+    REQUIRE(f.db->reclaim_due(10));
+    // The peer had not seen the TTL; its SET is stamped after the TTL write's time.
+    f.db->apply(remote_set(1, "k", Hlc::from_packed(ttl_time.packed() + 1), "fresh"));
+    CHECK(register_value(f, "k") == "fresh");
+}

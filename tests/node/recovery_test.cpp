@@ -229,8 +229,8 @@ void run_op(Region& r, const Op& op) {
                 {set_key, [&](Value& s, const Writer& w) { return add_members(s, w, members); }});
             break;
         case Op::srem:
-            writes.push_back({set_key, [&](Value& s, const Writer&) {
-                                  return remove_members(s, std::span(members).first(1));
+            writes.push_back({set_key, [&](Value& s, const Writer& w) {
+                                  return remove_members(s, w, std::span(members).first(1));
                               }});
             break;
         case Op::mset:
