@@ -1,6 +1,7 @@
 #include "node/command_helpers.hpp"
 
 #include <algorithm>
+#include <limits>
 
 #include "node/resp_reply.hpp"
 
@@ -56,6 +57,30 @@ void commit(Request& r, std::span<Database::KeyWrite> writes,
     }
     r.client.last_write_seq = committed->seq;
     r.reply_when_durable(committed->lsn, std::move(committed->reply));
+}
+
+std::optional<std::int64_t> expire_deadline(std::int64_t amount, bool seconds, std::uint64_t base_ms) {
+    constexpr std::int64_t max = std::numeric_limits<std::int64_t>::max();
+    constexpr std::int64_t min = std::numeric_limits<std::int64_t>::min();
+    if (seconds) {
+        if (amount > max / 1000 || amount < min / 1000) return std::nullopt;
+        amount *= 1000;
+    }
+    const auto base = static_cast<std::int64_t>(std::min<std::uint64_t>(base_ms, max));
+    if (amount > max - base) return std::nullopt;
+    return amount + base;
+}
+
+void change_deadline(Request& r, const std::string& key, std::optional<std::int64_t> deadline_ms,
+                     std::string answer) {
+    const bool past = deadline_ms && *deadline_ms <= static_cast<std::int64_t>(r.node.db().now_ms());
+    Database::KeyWrite write{key, [&](crdt::Value& state, const conflict::Writer& writer) {
+                                 if (past) return conflict::delete_value(state, writer);
+                                 return conflict::set_deadline(
+                                     state, writer,
+                                     deadline_ms ? std::optional<std::uint64_t>(*deadline_ms) : std::nullopt);
+                             }};
+    commit(r, std::span(&write, 1), [&](const Database::Committed&) { return std::move(answer); });
 }
 
 std::string ok() {

@@ -28,6 +28,14 @@ bool refuse_type(Request& r, std::string_view key, std::initializer_list<crdt::V
 bool runs_here(Request& r, std::span<const std::string> keys);
 bool runs_here(Request& r, const std::string& key);
 
+// `amount` seconds (`seconds`) or milliseconds after `base_ms`, in milliseconds; nullopt when that
+// leaves the signed 64-bit range (Redis answers "invalid expire time").
+std::optional<std::int64_t> expire_deadline(std::int64_t amount, bool seconds, std::uint64_t base_ms);
+// Writes `key`'s TTL (a deadline in HLC milliseconds, or never) and answers `answer` once durable.
+// A deadline already past deletes the key (as DEL), as Redis does.
+void change_deadline(Request& r, const std::string& key, std::optional<std::int64_t> deadline_ms,
+                     std::string answer);
+
 // Runs a write and answers `ok_reply(committed)` once it is durable.
 void commit(Request& r, std::span<Database::KeyWrite> writes, const Database::ReplyMaker& ok_reply);
 

@@ -29,8 +29,8 @@ std::optional<std::int64_t> parse_int(std::string_view text) {
 const std::vector<CommandSpec>& command_table() {
     static const std::vector<CommandSpec> table = [] {
         std::vector<CommandSpec> all;
-        for (auto group : {data_commands(), string_commands(), key_commands(), server_commands(),
-                           transaction_commands()})
+        for (auto group : {data_commands(), string_commands(), key_commands(), expiry_commands(),
+                           server_commands(), transaction_commands()})
             all.insert(all.end(), group.begin(), group.end());
         return all;
     }();

@@ -58,6 +58,7 @@ const std::vector<CommandSpec>& command_table();
 std::vector<CommandSpec> data_commands();
 std::vector<CommandSpec> string_commands();
 std::vector<CommandSpec> key_commands();
+std::vector<CommandSpec> expiry_commands();
 std::vector<CommandSpec> server_commands();
 std::vector<CommandSpec> transaction_commands();
 

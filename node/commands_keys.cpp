@@ -1,5 +1,6 @@
 // Keyspace commands: KEYS, SCAN, DBSIZE. Only keys that exist for clients
-// are listed (not deleted registers kept as tombstones).
+// are listed (not deleted registers kept as tombstones, not expired keys);
+// DBSIZE, as Redis's, also counts expired keys not reclaimed yet.
 #include <charconv>
 
 #include "conflict/glob.hpp"
@@ -16,10 +17,11 @@ void keys(Request& r) {
     const std::string& pattern = r.args[1];
     std::vector<std::string_view> matches;
     const Keyspace& keyspace = r.node.db().keyspace();
+    const std::uint64_t now = r.node.db().now_ms();
     std::uint64_t cursor = 0;
     do {
         cursor = keyspace.scan(cursor, 1024, [&](std::string_view key, const crdt::Value& value) {
-            if (value.exists() && conflict::glob_match(pattern, key)) matches.push_back(key);
+            if (value.live_at(now) && conflict::glob_match(pattern, key)) matches.push_back(key);
         });
     } while (cursor != 0);
     resp::array(r.reply, matches.size());
@@ -53,8 +55,9 @@ void scan(Request& r) {
         }
     }
     std::vector<std::string_view> found;
+    const std::uint64_t now = r.node.db().now_ms();
     cursor = r.node.db().keyspace().scan(cursor, count, [&](std::string_view key, const crdt::Value& value) {
-        if (!value.exists()) return;
+        if (!value.live_at(now)) return;
         if (pattern && !conflict::glob_match(*pattern, key)) return;
         if (type && *type != type_name(value.type())) return;
         found.push_back(key);

@@ -1,6 +1,6 @@
-// String commands: GET SET (with NX XX GET KEEPTTL) SETNX GETSET GETDEL MGET MSET
-// APPEND STRLEN INCRBYFLOAT. Writes go to lww keys; reads also show counters as
-// their number, as Redis shows an INCRed string.
+// String commands: GET SET (with NX XX GET KEEPTTL EX PX EXAT PXAT) SETNX GETSET
+// GETDEL MGET MSET APPEND STRLEN INCRBYFLOAT SETEX PSETEX GETEX. Writes go to lww
+// keys; reads also show counters as their number, as Redis shows an INCRed string.
 //
 // Conditions (NX, XX) and read-modify-writes (APPEND, INCRBYFLOAT) are decided
 // on this region's state: two regions can both succeed concurrently and the
@@ -39,10 +39,25 @@ void bulk_or_nil(std::string& out, const std::optional<std::string>& text) {
         resp::null_bulk(out);
 }
 
+// What a write of a string does to its key's TTL: clears it (SET), keeps it (KEEPTTL, APPEND,
+// INCRBYFLOAT) or sets a deadline (EX, PX, EXAT, PXAT: HLC milliseconds).
+struct TtlWrite {
+    conflict::Ttl ttl = conflict::Ttl::clear;
+    std::optional<std::uint64_t> deadline_ms;
+};
+
 // Writes `value` to lww `key` and answers `answer` once durable.
-void write_string(Request& r, const std::string& key, std::string value, std::string answer) {
+void write_string(Request& r, const std::string& key, std::string value, std::string answer,
+                  TtlWrite ttl = {}) {
+    // EXAT / PXAT already past: deleted at once, never stored expired (Redis keeps such a key
+    // until something touches it; either way it reads as absent).
+    const bool past = ttl.deadline_ms && *ttl.deadline_ms <= r.node.db().now_ms();
     Database::KeyWrite write{key, [&](crdt::Value& state, const conflict::Writer& writer) {
-                                 return conflict::set_value(state, writer, std::move(value));
+                                 if (past) return conflict::delete_value(state, writer);
+                                 if (ttl.deadline_ms)
+                                     return conflict::set_expiring_value(state, writer, std::move(value),
+                                                                         *ttl.deadline_ms);
+                                 return conflict::set_value(state, writer, std::move(value), ttl.ttl);
                              }};
     commit(r, std::span(&write, 1), [&](const Database::Committed&) { return std::move(answer); });
 }
@@ -52,44 +67,71 @@ void get(Request& r) {
     bulk_or_nil(r.reply, current_string(r, r.args[1]));
 }
 
-// SET key value [NX | XX] [GET] [KEEPTTL | EX s | PX ms | EXAT s | PXAT ms]. Options are
-// parsed as Redis 7's parseExtendedStringArguments does (a conflicting or unknown option is a
-// syntax error); a well-formed expiry is then refused: keys do not expire yet.
-void set(Request& r) {
-    bool nx = false, xx = false, get_old = false, keep_ttl = false;
-    std::string expiry;  // the expiry option given, lower case
+// The options of SET (from argument 3) and GETEX (from argument 2), parsed as Redis 7's
+// parseExtendedStringArguments does: a conflicting, unknown or (for the other command) foreign
+// option is a syntax error; an expiry option may be repeated, the last time wins.
+struct StringOptions {
+    bool nx = false, xx = false, get = false, keep_ttl = false, persist = false;
+    std::string expiry;  // "ex", "px", "exat" or "pxat"; empty when none
     std::string_view expiry_time;
-    for (std::size_t i = 3; i < r.args.size(); ++i) {
-        const std::string option = to_lower(r.args[i]);
-        const bool has_next = i + 1 < r.args.size();
-        const bool is_expiry =
-            option == "ex" || option == "px" || option == "exat" || option == "pxat";
-        if (option == "nx" && !xx) {
-            nx = true;
-        } else if (option == "xx" && !nx) {
-            xx = true;
-        } else if (option == "get") {
-            get_old = true;
-        } else if (option == "keepttl" && expiry.empty()) {
-            keep_ttl = true;  // no key has a TTL to keep
-        } else if (is_expiry && !keep_ttl && (expiry.empty() || expiry == option) && has_next) {
-            expiry = option;
-            expiry_time = r.args[++i];
+};
+
+std::optional<StringOptions> parse_string_options(const std::vector<std::string>& args, bool getex) {
+    StringOptions o;
+    for (std::size_t i = getex ? 2 : 3; i < args.size(); ++i) {
+        const std::string option = to_lower(args[i]);
+        const bool has_next = i + 1 < args.size();
+        const bool is_expiry = option == "ex" || option == "px" || option == "exat" || option == "pxat";
+        if (option == "nx" && !o.xx && !getex) {
+            o.nx = true;
+        } else if (option == "xx" && !o.nx && !getex) {
+            o.xx = true;
+        } else if (option == "get" && !getex) {
+            o.get = true;
+        } else if (option == "keepttl" && o.expiry.empty() && !getex) {
+            o.keep_ttl = true;
+        } else if (option == "persist" && o.expiry.empty() && getex) {
+            o.persist = true;
+        } else if (is_expiry && !o.keep_ttl && !o.persist && (o.expiry.empty() || o.expiry == option) &&
+                   has_next) {
+            o.expiry = option;
+            o.expiry_time = args[++i];
         } else {
-            return void(r.reply = reply::syntax_error());
+            return std::nullopt;
         }
     }
-    if (!expiry.empty()) {
-        // Redis's checks of the time first, so that a bad one is reported as Redis does.
-        const auto time = parse_int(expiry_time);
-        if (!time) return void(r.reply = reply::not_integer());
-        const bool seconds = expiry == "ex" || expiry == "exat";
-        if (*time <= 0 || (seconds && *time > std::numeric_limits<std::int64_t>::max() / 1000))
-            return resp::error(r.reply, "ERR invalid expire time in 'set' command");
-        return resp::error(r.reply, "ERR SET " + expiry +
-                                        " is not supported: Meridian keys do not expire yet "
-                                        "(README, Known limitations)");
+    return o;
+}
+
+// The deadline an expiry option names, checked as Redis 7's getExpireMillisecondsOrReply does;
+// answers the error (naming `command`) and returns nullopt when it is not a valid time.
+std::optional<std::uint64_t> string_deadline(Request& r, std::string_view unit, std::string_view time,
+                                             std::string_view command) {
+    const auto amount = parse_int(time);
+    if (!amount) {
+        r.reply = reply::not_integer();
+        return std::nullopt;
     }
+    const bool seconds = unit == "ex" || unit == "exat";
+    const bool relative = unit == "ex" || unit == "px";
+    auto deadline = expire_deadline(*amount, seconds, relative ? r.node.db().now_ms() : 0);
+    if (*amount <= 0 || !deadline || *deadline <= 0) {
+        resp::error(r.reply, "ERR invalid expire time in '" + std::string(command) + "' command");
+        return std::nullopt;
+    }
+    return static_cast<std::uint64_t>(*deadline);
+}
+
+// SET key value [NX | XX] [GET] [KEEPTTL | EX s | PX ms | EXAT s | PXAT ms].
+void set(Request& r) {
+    const auto options = parse_string_options(r.args, false);
+    if (!options) return void(r.reply = reply::syntax_error());
+    TtlWrite ttl{options->keep_ttl ? conflict::Ttl::keep : conflict::Ttl::clear, std::nullopt};
+    if (!options->expiry.empty()) {
+        ttl.deadline_ms = string_deadline(r, options->expiry, options->expiry_time, "set");
+        if (!ttl.deadline_ms) return;
+    }
+    const bool nx = options->nx, xx = options->xx, get_old = options->get;
     const std::string& key = r.args[1];
     if (refuse_type(r, key, {ValueType::lww}) || !runs_here(r, key)) return;
     std::optional<std::string> old;
@@ -106,7 +148,42 @@ void set(Request& r) {
             r.reply = std::move(answer);
         return;
     }
-    write_string(r, key, std::move(r.args[2]), std::move(answer));
+    write_string(r, key, std::move(r.args[2]), std::move(answer), ttl);
+}
+
+// SETEX key seconds value, PSETEX key milliseconds value.
+void setex_with(Request& r, std::string_view unit) {
+    const auto deadline = string_deadline(r, unit, r.args[2], to_lower(r.args[0]));
+    if (!deadline) return;
+    const std::string& key = r.args[1];
+    if (refuse_type(r, key, {ValueType::lww}) || !runs_here(r, key)) return;
+    write_string(r, key, std::move(r.args[3]), ok(), TtlWrite{conflict::Ttl::clear, deadline});
+}
+
+void setex(Request& r) { setex_with(r, "ex"); }
+void psetex(Request& r) { setex_with(r, "px"); }
+
+// GETEX key [EX s | PX ms | EXAT s | PXAT ms | PERSIST]: the value, and the TTL changed.
+void getex(Request& r) {
+    const auto options = parse_string_options(r.args, true);
+    if (!options) return void(r.reply = reply::syntax_error());
+    const std::string& key = r.args[1];
+    if (refuse_type(r, key, string_like)) return;
+    const crdt::Value* value = r.node.db().read(key);
+    if (!value) return resp::null_bulk(r.reply);
+    std::optional<std::uint64_t> deadline;
+    if (!options->expiry.empty()) {
+        deadline = string_deadline(r, options->expiry, options->expiry_time, "getex");
+        if (!deadline) return;
+    }
+    std::string answer;
+    bulk_or_nil(answer, string_value(*value));
+    const bool persist = options->persist && value->deadline();
+    if (!deadline && !persist) return void(r.reply = std::move(answer));
+    if (!runs_here(r, key)) return;
+    const auto signed_deadline =
+        deadline ? std::optional<std::int64_t>(static_cast<std::int64_t>(*deadline)) : std::nullopt;
+    change_deadline(r, key, signed_deadline, std::move(answer));
 }
 
 void setnx(Request& r) {
@@ -147,7 +224,7 @@ void append(Request& r) {
     }
     value += r.args[2];
     const auto length = static_cast<std::int64_t>(value.size());
-    write_string(r, key, std::move(value), integer(length));
+    write_string(r, key, std::move(value), integer(length), TtlWrite{conflict::Ttl::keep, std::nullopt});
 }
 
 void strlen(Request& r) {
@@ -198,7 +275,7 @@ void incrbyfloat(Request& r) {
         return resp::error(r.reply, "ERR increment would produce a number too long to store");
     std::string answer;
     resp::bulk(answer, text);
-    write_string(r, key, std::move(text), std::move(answer));
+    write_string(r, key, std::move(text), std::move(answer), TtlWrite{conflict::Ttl::keep, std::nullopt});
 }
 
 void mget(Request& r) {
@@ -248,6 +325,8 @@ std::vector<CommandSpec> string_commands() {
         {"getdel", 2, true, getdel},  {"append", 3, true, append},
         {"strlen", 2, false, strlen}, {"incrbyfloat", 3, true, incrbyfloat},
         {"mget", -2, false, mget},    {"mset", -3, true, mset},
+        {"setex", 4, true, setex},    {"psetex", 4, true, psetex},
+        {"getex", -2, true, getex},
     };
 }
 
