@@ -6,11 +6,14 @@
 //   - A counter write answered "would overflow" where Redis answers a number: a Meridian
 //     counter's per-region totals only grow and are bounded by 2^64 - 1. Redis is then given
 //     Meridian's value so that the sequences stay comparable.
+//   - TTL, PTTL, EXPIRETIME and PEXPIRETIME of a relative TTL (EXPIRE k 100) differ by the
+//     moments the two servers ran it: within 1 s (TTL, EXPIRETIME) or 1,000 ms apart.
 // What the generator does not send, because Meridian decides it differently by design
 // (README, "Redis compatibility"): a command of another type on a key that does not exist (a
 // Meridian key's type comes from its policy, so `SET set:1 x` is WRONGTYPE even on an empty
 // key), string writes on counter keys and counter writes on lww keys (Redis lets both turn a
-// string into the other), and expiry options (not implemented yet).
+// string into the other), and TTLs short enough to run out during the run (their replies would
+// depend on timing); times are 0 or less (delete at once) or 100 s and more.
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdlib>
@@ -97,6 +100,7 @@ const std::vector<std::string> integers = {"0",
 
 struct Generator {
     std::mt19937_64 rng;
+    std::string last_expired;  // the key of the last EXPIRE-like command
     explicit Generator(std::uint64_t seed) : rng(seed) {}
 
     std::size_t below(std::size_t n) {
@@ -124,17 +128,85 @@ struct Generator {
     std::string value() { return chance(70) ? pick(values) : std::to_string(below(1000)); }
     std::string member() { return "m" + std::to_string(below(6)); }
 
+    // A time for an expiry: seconds or milliseconds (relative or Unix), never one that runs out
+    // during the run unless it is already past (`past_ok`); invalid ones too. SET is never given
+    // a past Unix time: Redis keeps such a key until something touches it, so DBSIZE would
+    // count it for a while where Meridian deletes it at once.
+    std::string expiry_time(bool milliseconds, bool absolute, bool past_ok = true) {
+        static const std::vector<std::string> invalid = {"abc", "", "1.5", "9223372036854775807",
+                                                         "-9223372036854775808", "007"};
+        if (chance(15)) return pick(invalid);
+        if (chance(15)) return pick(std::vector<std::string>{"0", "-1", "-100"});
+        if (absolute) {
+            if (past_ok && chance(50)) return "1";
+            return milliseconds ? "4102444800000" : "4102444800";
+        }
+        const std::uint64_t seconds = 100 + below(1000);
+        return std::to_string(milliseconds ? seconds * 1000 : seconds);
+    }
+
     Command set_command() {
         Command c{"SET", string_key(), value()};
-        static const std::vector<std::string> options = {"NX", "XX",  "GET", "KEEPTTL",
-                                                         "nx", "get", "BAD", "EX"};
+        static const std::vector<std::string> options = {"NX",  "XX", "GET",  "KEEPTTL", "nx",   "get",
+                                                         "BAD", "EX", "EX+", "PX+",     "EXAT+", "PXAT+"};
         for (std::size_t n = below(3); n > 0; --n) {
             const std::string& option = pick(options);
-            if (option == "EX" && !chance(50)) continue;
-            c.push_back(option);
+            if (option == "EX" && !chance(50)) continue;  // without a number: a syntax error
+            if (option.back() == '+') {
+                const std::string name = option.substr(0, option.size() - 1);
+                c.push_back(name);
+                c.push_back(expiry_time(name[0] == 'P', name.size() == 4, false));
+            } else {
+                c.push_back(option);
+            }
         }
-        // A trailing EX takes no number: a syntax error in both. Never EX with a number.
         return c;
+    }
+
+    // EXPIRE and its kin, TTL and its kin, PERSIST, SETEX, GETEX, on any key family.
+    Command expiry_command() {
+        const std::string k = any_key();
+        switch (below(9)) {
+            case 0:
+            case 1: {
+                static const std::vector<std::string> names = {"EXPIRE", "PEXPIRE", "EXPIREAT",
+                                                               "PEXPIREAT"};
+                const std::string& name = pick(names);
+                Command c{name, k, expiry_time(name[0] == 'P', name.back() == 'T')};
+                last_expired = k;
+                static const std::vector<std::string> flags = {"NX", "XX", "GT", "LT", "gt", "BAD"};
+                for (std::size_t n = chance(60) ? 0 : 1 + below(2); n > 0; --n) c.push_back(pick(flags));
+                return c;
+            }
+            case 2:
+            case 3: {
+                static const std::vector<std::string> names = {"TTL", "PTTL", "EXPIRETIME",
+                                                               "PEXPIRETIME"};
+                // Often the key last given a TTL, so that most reads find one.
+                return {pick(names), chance(60) && !last_expired.empty() ? last_expired : k};
+            }
+            case 4:
+                return {"PERSIST", k};
+            case 5:
+                return {chance(50) ? "SETEX" : "PSETEX", string_key(), expiry_time(chance(50), false),
+                        value()};
+            default: {
+                Command c{"GETEX", chance(70) ? string_key() : counter_key()};
+                static const std::vector<std::string> options = {"EX+", "PX+", "EXAT+", "PXAT+",
+                                                                 "PERSIST", "KEEPTTL", "NX", "EX"};
+                for (std::size_t n = below(3); n > 0; --n) {
+                    const std::string& option = pick(options);
+                    if (option.back() == '+') {
+                        const std::string name = option.substr(0, option.size() - 1);
+                        c.push_back(name);
+                        c.push_back(expiry_time(name[0] == 'P', name.size() == 4));
+                    } else {
+                        c.push_back(option);
+                    }
+                }
+                return c;
+            }
+        }
     }
 
     Command string_command() {
@@ -257,6 +329,11 @@ struct Generator {
                                                    {"TYPE"},
                                                    {"GETSET", "s:1"},
                                                    {"DBSIZE", "x"},
+                                                   {"EXPIRE", "s:1"},
+                                                   {"TTL"},
+                                                   {"PERSIST", "s:1", "x"},
+                                                   {"SETEX", "s:1", "100"},
+                                                   {"GETEX"},
                                                    {"NOSUCHCMD", "a", "b"},
                                                    {"MULTI", "x"},
                                                    {"EXEC", "x"},
@@ -266,9 +343,10 @@ struct Generator {
 
     Command any_command() {
         const std::size_t roll = below(100);
-        if (roll < 35) return string_command();
-        if (roll < 60) return counter_command();
-        if (roll < 80) return set_family_command();
+        if (roll < 30) return string_command();
+        if (roll < 50) return counter_command();
+        if (roll < 66) return set_family_command();
+        if (roll < 80) return expiry_command();
         if (roll < 94) return key_command();
         return malformed();
     }
@@ -318,6 +396,8 @@ struct Tally {
     std::size_t compared = 0;
     std::size_t wrongtype_suffix = 0;  // allowed: Meridian's WRONGTYPE names the policy
     std::size_t counter_totals = 0;    // allowed: a region's lifetime totals passed 2^64 - 1
+    std::size_t ttl_timing = 0;        // allowed: a relative TTL read a moment apart
+    std::size_t ttls_read = 0;         // TTL replies of keys that have a TTL
     std::vector<std::string> mismatches;
     std::vector<std::string> resync;  // counter keys Redis is to be told Meridian's value of
 };
@@ -342,7 +422,18 @@ void compare(const std::vector<Command>& commands, const Reply& redis, const Rep
     const Command& command = commands.front();
     const Reply r = normalized(command, redis);
     const Reply m = normalized(command, meridian);
+    const std::string name = upper(command[0]);
+    const bool reads_ttl = name == "TTL" || name == "PTTL" || name == "EXPIRETIME" || name == "PEXPIRETIME";
+    if (reads_ttl && r.is_integer() && r.as_integer() >= 0) ++tally.ttls_read;
     if (r == m) return;
+    // Both servers set a relative TTL at their own moment, a few milliseconds apart.
+    if (reads_ttl && r.is_integer() && m.is_integer() && r.as_integer() >= 0 && m.as_integer() >= 0) {
+        const long long slack = name[0] == 'P' ? 1000 : 1;
+        if (std::llabs(r.as_integer() - m.as_integer()) <= slack) {
+            ++tally.ttl_timing;
+            return;
+        }
+    }
     // A counter is one pair of increment and decrement totals per region, each an unsigned
     // 64-bit number that only grows (README, "Counters"): Redis bounds only the value.
     if (is_counter_write(upper(command[0])) && m == Reply::error(overflow) && r.is_integer()) {
@@ -380,7 +471,7 @@ void resync(RedisClient& redis, RedisClient& meridian, Tally& tally) {
     for (const std::string& key : tally.resync) {
         const Reply value = meridian.command({"GET", key});
         REQUIRE(redis
-                    .command(value.is_string() ? Command{"SET", key, value.as_string()}
+                    .command(value.is_string() ? Command{"SET", key, value.as_string(), "KEEPTTL"}
                                                : Command{"DEL", key})
                     .is_string() == value.is_string());
     }
@@ -463,7 +554,8 @@ TEST_CASE("seeded random commands answer as redis-server 7 answers them") {
     std::ostringstream report;
     report << "compared " << tally.compared << " replies; allowed: WRONGTYPE suffixes "
            << tally.wrongtype_suffix << ", counter totals " << tally.counter_totals
-           << "; mismatches " << tally.mismatches.size();
+           << ", TTLs read a moment apart " << tally.ttl_timing << " (of " << tally.ttls_read
+           << " TTLs read); mismatches " << tally.mismatches.size();
     for (std::size_t i = 0; i < tally.mismatches.size() && i < 20; ++i)
         report << "\n  " << tally.mismatches[i];
     WARN(report.str());
@@ -471,4 +563,5 @@ TEST_CASE("seeded random commands answer as redis-server 7 answers them") {
     CHECK(tally.compared >= seeds * steps);
     // The generator must reach the cases it exists for.
     CHECK(tally.wrongtype_suffix > 0);
+    CHECK(tally.ttls_read > 0);
 }
