@@ -17,6 +17,8 @@ std::string_view name_of(OpKind kind) {
             return "srem";
         case OpKind::assign:
             return "set";
+        case OpKind::assign_expiring:
+            return "set-px";
         case OpKind::read_number:
             return "get";
         case OpKind::read_set:
@@ -44,6 +46,7 @@ std::string describe(const Op& op) {
     out << name_of(op.kind) << " " << op.key;
     if (op.kind == OpKind::add) out << " " << op.amount;
     if (!op.element.empty()) out << " " << op.element;
+    if (op.kind == OpKind::assign_expiring) out << " px " << op.ttl_ms;
     out << " by " << op.client << " at " << op.region << " [" << op.invoked_ms << ".."
         << op.completed_ms << "] " << name_of(op.outcome);
     if (!op.error.empty()) out << " (" << op.error << ")";
@@ -204,6 +207,31 @@ void check_register(const std::string& key, const std::vector<const Op*>& ops,
     }
 }
 
+// A key written only by SET ... PX: once every write's TTL has run out (from the moment its
+// answer came, plus `slack_ms` for the HLC and the reply's trip) before the final read began,
+// the key is gone at every region.
+void check_expiring(const std::string& key, const std::vector<const Op*>& ops,
+                    const FinalState& final_state, const CheckOptions& options, Report& report) {
+    // When a write's TTL ran out at the latest: an unanswered write may have run up to the heal.
+    auto runs_out = [&](const Op& op) {
+        const std::uint64_t applied =
+            op.outcome == Outcome::unknown ? std::max(op.completed_ms, options.healed_ms) : op.completed_ms;
+        return applied + op.ttl_ms;
+    };
+    const Op* last_live = nullptr;  // the write whose TTL runs out last
+    for (const Op* op : ops) {
+        if (op->kind != OpKind::assign_expiring || op->outcome == Outcome::failed) continue;
+        if (!last_live || runs_out(*op) > runs_out(*last_live)) last_live = op;
+    }
+    const bool listed = std::binary_search(final_state.keys.begin(), final_state.keys.end(), key);
+    if (!listed) return;
+    if (!last_live) return report.add(key + ": exists, but no SET ... PX of it succeeded");
+    const std::uint64_t gone_by = runs_out(*last_live);
+    if (gone_by + options.expiry_slack_ms < final_state.read_ms)
+        report.add(key + ": still exists " + std::to_string(final_state.read_ms - gone_by) +
+                   " ms after its last TTL ran out: " + describe(*last_live));
+}
+
 }  // namespace
 
 CheckResult check(const std::vector<const History*>& histories, const FinalState& final_state,
@@ -229,7 +257,10 @@ CheckResult check(const std::vector<const History*>& histories, const FinalState
                 check_set(key, entry.ops, final_state, report);
                 break;
             case KeyPolicy::Type::lww:
-                check_register(key, entry.ops, final_state, options, report);
+                if (policy.expires)
+                    check_expiring(key, entry.ops, final_state, options, report);
+                else
+                    check_register(key, entry.ops, final_state, options, report);
                 break;
         }
         ++report.result().keys_checked;

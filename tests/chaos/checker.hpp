@@ -13,6 +13,8 @@
 // - register (each value written once): the final value was written by a SET that did not fail;
 //   no acknowledged write is lost (nil) and none beats an acknowledged write that started after
 //   it had been acknowledged (same clock for clients and nodes, so HLC order follows real time).
+// - expiring register (written only by SET ... PX): gone at the end once every write's TTL ran
+//   out before the final read.
 // - keys: nothing exists that the workload did not write.
 #pragma once
 
@@ -29,6 +31,12 @@ struct CheckOptions {
     // Real-time order is only asserted between writes this far apart (milliseconds; the HLC has
     // millisecond resolution and clients read the clock outside the node).
     std::uint64_t real_time_slack_ms = 10;
+    // A key whose TTLs all ran out this long before the final read must be gone (milliseconds:
+    // covers the sweep's 100 ms period and clock reads outside the node).
+    std::uint64_t expiry_slack_ms = 1000;
+    // Wall clock when the faults were healed: an unanswered write may have been applied as late
+    // as that (a paused node runs what it had buffered once resumed), not later.
+    std::uint64_t healed_ms = 0;
     // Longest violation list; the count goes on.
     std::size_t max_reported = 200;
 };

@@ -244,3 +244,40 @@ TEST_CASE(
         }
     });
 }
+
+TEST_CASE("checker: a key written only with a TTL must be gone once every TTL ran out") {
+    History h;
+    Op first = op(OpKind::assign_expiring, "tmp:0", Outcome::ok, 0, "a");
+    first.ttl_ms = 500;
+    h.push_back(first);
+    Op unknown = op(OpKind::assign_expiring, "tmp:0", Outcome::unknown, 0, "b");
+    unknown.ttl_ms = 500;
+    h.push_back(unknown);
+
+    FinalState listed;
+    listed.keys = {"tmp:0"};
+    listed.read_ms = unknown.completed_ms + 400;  // the unanswered write's TTL may still run
+    CHECK(run(h, listed).violation_count == 0);
+
+    listed.read_ms = unknown.completed_ms + 500 + 1000 + 1;  // past its TTL and the slack
+    const CheckResult stale = run(h, listed);
+    CHECK(mentions(stale, "tmp:0: still exists"));
+
+    // An unanswered write may have run as late as the heal: its TTL counts from there.
+    meridian::chaos::CheckOptions healed_late;
+    healed_late.healed_ms = listed.read_ms - 600;
+    CHECK(check({&h}, listed, &WorkloadKeys::policy_of, healed_late).violation_count == 0);
+
+    FinalState gone;
+    gone.read_ms = listed.read_ms;
+    CHECK(run(h, gone).violation_count == 0);
+
+    History failed_only;
+    Op refused = op(OpKind::assign_expiring, "tmp:1", Outcome::failed, 0, "c");
+    refused.ttl_ms = 500;
+    failed_only.push_back(refused);
+    FinalState exists;
+    exists.keys = {"tmp:1"};
+    exists.read_ms = refused.completed_ms + 10;
+    CHECK(mentions(run(failed_only, exists), "no SET ... PX of it succeeded"));
+}

@@ -21,6 +21,7 @@ enum class OpKind {
     set_add,      // SADD key element (each element is added once, by one operation)
     set_remove,   // SREM key element, issued only after this region showed the element
     assign,       // SET key value (each value is written once)
+    assign_expiring,  // SET key value PX ttl_ms (each value is written once)
     read_number,  // GET on a counter: `number`
     read_set,     // SMEMBERS: `members`
 };
@@ -38,6 +39,7 @@ struct Op {
     std::string error;                   // the error reply or I/O error, if any
     std::optional<std::int64_t> number;  // read_number: the value read (nil reads as 0)
     std::vector<std::string> members;    // read_set
+    std::uint64_t ttl_ms = 0;            // assign_expiring
 };
 
 using History = std::vector<Op>;
@@ -51,6 +53,7 @@ struct FinalState {
     std::map<std::string, std::vector<std::string>> sets;         // members, sorted
     std::map<std::string, std::optional<std::string>> registers;  // nil: std::nullopt
     std::vector<std::string> keys;                                // KEYS *, sorted
+    std::uint64_t read_ms = 0;  // wall clock when the read began (for TTLs)
 };
 
 // How the workload's keys are typed (matching the cluster file the runner writes).
@@ -58,6 +61,7 @@ struct KeyPolicy {
     enum class Type { counter, bounded_counter, set, lww };
     Type type = Type::lww;
     std::int64_t min = 0;  // bounded counters (and home-routed counters with a floor)
+    bool expires = false;  // lww keys written only with a TTL
 };
 
 }  // namespace meridian::chaos

@@ -116,6 +116,16 @@ std::optional<Outcome> Recorder::assign(const std::string& key, const std::strin
     return write(std::move(op), {"SET", key, value});
 }
 
+std::optional<Outcome> Recorder::assign_expiring(const std::string& key, const std::string& value,
+                                                 std::uint64_t ttl_ms) {
+    Op op;
+    op.kind = OpKind::assign_expiring;
+    op.key = key;
+    op.element = value;
+    op.ttl_ms = ttl_ms;
+    return write(std::move(op), {"SET", key, value, "PX", std::to_string(ttl_ms)});
+}
+
 std::optional<std::int64_t> Recorder::read_number(const std::string& key) {
     Op op;
     op.kind = OpKind::read_number;

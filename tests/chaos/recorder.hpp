@@ -30,6 +30,8 @@ public:
     std::optional<Outcome> set_add(const std::string& key, const std::string& element);
     std::optional<Outcome> set_remove(const std::string& key, const std::string& element);
     std::optional<Outcome> assign(const std::string& key, const std::string& value);
+    std::optional<Outcome> assign_expiring(const std::string& key, const std::string& value,
+                                           std::uint64_t ttl_ms);
     // Reads: GET on a counter and SMEMBERS are recorded (the checker judges what they saw);
     // SISMEMBER is not. Empty when the read got no good answer.
     std::optional<std::int64_t> read_number(const std::string& key);

@@ -79,6 +79,7 @@ RegionRead read_region(test::Cluster& cluster, const std::string& region,
         return read;
     }
     test::RedisClient client = cluster.client(region, 5000);
+    read.state.read_ms = wall_ms();
     std::vector<std::vector<std::string>> commands;
     for (const auto& key : numbers) commands.push_back({"GET", key});
     for (const auto& key : keys.sets) commands.push_back({"SMEMBERS", key});
@@ -382,6 +383,8 @@ RunResult run_chaos(const RunOptions& o) {
     nemesis.log("clients stopped; healing");
     nemesis.heal();
     const auto healed = Clock::now();
+    CheckOptions check_options;
+    check_options.healed_ms = wall_ms();
 
     std::vector<const History*> histories = {&setup, &nemesis.history()};
     for (auto& worker : workers) histories.push_back(&worker->recorder().history());
@@ -401,7 +404,7 @@ RunResult run_chaos(const RunOptions& o) {
         converge_s = seconds_since(healed);
         nemesis.log("converged");
         const CheckResult checked =
-            check(histories, converged.read.state, &WorkloadKeys::policy_of);
+            check(histories, converged.read.state, &WorkloadKeys::policy_of, check_options);
         violations.insert(violations.end(), checked.violations.begin(), checked.violations.end());
         violation_count += checked.violation_count;
 

@@ -8,6 +8,8 @@ namespace meridian::chaos {
 
 namespace {
 
+constexpr std::int64_t kMaxTtlMs = 1500;  // tmp:* keys: SET ... PX of 100 to this many ms
+
 std::vector<std::string> numbered(const std::string& prefix, int count) {
     std::vector<std::string> keys;
     for (int i = 0; i < count; ++i) keys.push_back(prefix + std::to_string(i));
@@ -22,6 +24,7 @@ WorkloadKeys WorkloadKeys::make(const std::vector<std::string>& regions, bool wi
     keys.bounded = numbered("bc:", 3);
     keys.sets = numbered("set:", 6);
     keys.registers = numbered("reg:", 6);
+    keys.expiring = numbered("tmp:", 4);
     if (with_home) {
         for (const std::string& region : regions) {
             for (int i = 0; i < 2; ++i)
@@ -46,6 +49,7 @@ KeyPolicy WorkloadKeys::policy_of(const std::string& key) {
     if (key.starts_with("bc:") || key.starts_with("acct:"))
         return {KeyPolicy::Type::bounded_counter, 0};
     if (key.starts_with("set:")) return {KeyPolicy::Type::set, 0};
+    if (key.starts_with("tmp:")) return {KeyPolicy::Type::lww, 0, true};
     return {KeyPolicy::Type::lww, 0};
 }
 
@@ -136,8 +140,11 @@ void Worker::step() {
         if (!element) return;
         if (recorder_.is_member(key, *element) != true) return;
         if (recorder_.set_remove(key, *element) == Outcome::ok) added_.forget(key, *element);
-    } else if (percent < 72) {
+    } else if (percent < 66) {
         recorder_.assign(any(keys_.registers), fresh_name());
+    } else if (percent < 72) {
+        recorder_.assign_expiring(any(keys_.expiring), fresh_name(),
+                                  static_cast<std::uint64_t>(between(100, kMaxTtlMs)));
     } else if (percent < 92) {
         // Bounded counters: decrements a little more often than increments, so balances hover
         // near the floor and refusals (and, with issue 5, rights transfers) happen.

@@ -100,6 +100,14 @@ std::vector<crdt::Value> sample_values() {
     values.emplace_back(up);
     values.emplace_back(bounded);
     if (auto moved = bounded.transfer(eu, us, 20, floor)) values.emplace_back(*moved);
+
+    // TTLs: a register with its deadline, a TTL write alone, a counter's PERSIST.
+    crdt::Value expiring(crdt::Register{});
+    (void)expiring.join(crdt::Value(reg.assign(us, crdt::Hlc::from_parts(1'700'000'000'002, 0), "token")));
+    values.push_back(expiring.expire(us, crdt::Hlc::from_parts(1'700'000'000'002, 1), 1'700'000'030'000));
+    values.push_back(expiring);
+    crdt::Value counted(counter);
+    values.push_back(counted.expire(eu, crdt::Hlc::from_parts(1'700'000'000'003, 0), std::nullopt));
     return values;
 }
 
@@ -312,6 +320,9 @@ void resp(Corpus& corpus) {
         {"set-get", multibulk({"SET", "k", "v"}) + multibulk({"GET", "k"})},
         {"pipeline", multibulk({"INCRBY", "cnt:1", "-5"}) + multibulk({"SADD", "set:a", "x", "y"}) +
                          multibulk({"SMEMBERS", "set:a"}) + multibulk({"WAIT", "2", "100"})},
+        {"expiry", multibulk({"SET", "lock", "me", "NX", "PX", "30000"}) +
+                       multibulk({"EXPIRE", "cnt:1", "10", "GT"}) + multibulk({"PTTL", "lock"}) +
+                       multibulk({"GETEX", "lock", "PERSIST"})},
         {"binary", multibulk({"SET", std::string("k\0\r\n", 4), std::string(70, '\xff')})},
         {"inline", "PING\r\nSET  k   v\r\nECHO \"quoted arg\"\n"},
         {"inline-nul", std::string("GET k\0ignored\r\n", 15)},

@@ -240,6 +240,14 @@ void SimCluster::client_op(int index) {
         }
         case 5:
         case 6: {
+            if (rng_() % 4 == 0) {
+                op.kind = Op::Kind::reg_expire;
+                op.key = pick(register_keys);
+                op.stamp = node.store.clock() = crdt::Hlc::tick(node.store.clock(), physical_ms(index));
+                if (rng_() % 3 != 0) op.deadline = 1'000'000 + rng_() % 1000;
+                delta = state_of(op.key, crdt::ValueType::lww).expire(self, op.stamp, op.deadline);
+                break;
+            }
             const bool erase = rng_() % 4 == 0;
             op.kind = erase ? Op::Kind::reg_delete : Op::Kind::reg_write;
             op.key = pick(register_keys);
@@ -545,6 +553,23 @@ std::string SimCluster::check_final() {
         if (actual != expected)
             return "register " + key + " holds '" + actual.value_or("(nil)") + "', the model '" +
                    expected.value_or("(nil)") + "'";
+        // Its TTL: the surviving TTL write with the highest (stamp, writer), void when a register
+        // write stamped after it replaced the value.
+        const Op* ttl = nullptr;
+        for (const Op& op : ops_) {
+            if (op.kind != Op::Kind::reg_expire || op.key != key || !survived(op)) continue;
+            if (!ttl || std::tie(ttl->stamp, ttl->dot.replica) < std::tie(op.stamp, op.dot.replica)) ttl = &op;
+        }
+        std::optional<std::uint64_t> expected_deadline = ttl ? ttl->deadline : std::nullopt;
+        if (ttl && winner &&
+            std::tie(ttl->stamp, ttl->dot.replica) < std::tie(winner->stamp, winner->dot.replica))
+            expected_deadline.reset();
+        const auto actual_deadline = it == keyspace.end() ? std::nullopt : it->second.deadline();
+        if (actual_deadline != expected_deadline)
+            return "register " + key + " expires at " +
+                   (actual_deadline ? std::to_string(*actual_deadline) : std::string("never")) +
+                   ", the model says " +
+                   (expected_deadline ? std::to_string(*expected_deadline) : std::string("never"));
     }
     // Bounded counters: each replica's entry is the running total of a prefix of
     // its acknowledged operations, at least as long as the prefix the version

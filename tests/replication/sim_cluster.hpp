@@ -48,6 +48,7 @@ struct Op {
         set_remove,
         reg_write,
         reg_delete,
+        reg_expire,  // a TTL write on a register key: a deadline, or PERSIST (none)
         bc_increment,
         bc_decrement,
         bc_transfer
@@ -59,7 +60,8 @@ struct Op {
     std::string element;    // set element or register value
     bool observed = false;  // set_remove: the element was a member where it ran
     crdt::Dot dot;          // the write's dot (replica, seq)
-    crdt::Hlc stamp;        // register writes
+    crdt::Hlc stamp;        // register and TTL writes
+    std::optional<std::uint64_t> deadline;  // reg_expire
     bool acknowledged = false;
 };
 

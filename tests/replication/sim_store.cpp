@@ -87,6 +87,8 @@ void SimStore::join(const std::vector<KeyDelta>& deltas, std::uint64_t physical_
         (void)it->second.join(d.delta);  // types never differ within one simulation
         if (const auto* reg = d.delta.as<crdt::Register>(); reg && reg->written())
             clock_ = crdt::Hlc::receive(clock_, reg->stamp().time, physical_ms);
+        if (const crdt::Expiry* ttl = d.delta.expiry())
+            clock_ = crdt::Hlc::receive(clock_, ttl->stamp().time, physical_ms);
     }
 }
 
