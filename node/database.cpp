@@ -1,8 +1,9 @@
 #include "node/database.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cassert>
-#include <spdlog/spdlog.h>
 
 #include "node/apply.hpp"
 
@@ -33,12 +34,15 @@ Expected<Database::Committed, WriteError> Database::write(std::span<KeyWrite> wr
     if (log_.broken()) return unexpected(WriteError{WriteError::Kind::log_failed, {}, log_.error()});
     // A write to an expired key acts on an absent key: reclaim it first, as a write of its own.
     std::vector<std::string_view> expired;
-    const std::uint64_t now = now_ms();
-    for (const KeyWrite& w : writes) {
-        // Also a key the sweep reclaimed, which keeps its TTL (conflict::reclaim_expired).
-        const crdt::Value* value = keyspace_.find(w.key);
-        const auto deadline = value ? value->deadline() : std::nullopt;
-        if (deadline && now > *deadline && value->type() == policy(w.key).type) expired.push_back(w.key);
+    if (keyspace_.with_ttl_size() > 0) {  // else (most keyspaces) no key can have expired
+        const std::uint64_t now = now_ms();
+        for (const KeyWrite& w : writes) {
+            // Also a key the sweep reclaimed, which keeps its TTL (conflict::reclaim_expired).
+            const crdt::Value* value = keyspace_.find(w.key);
+            const auto deadline = value ? value->deadline() : std::nullopt;
+            if (deadline && now > *deadline && value->type() == policy(w.key).type)
+                expired.push_back(w.key);
+        }
     }
     if (!expired.empty()) {
         if (auto reclaimed = reclaim(expired, conflict::Ttl::clear); !reclaimed)
@@ -55,16 +59,19 @@ Expected<std::size_t, WriteError> Database::reclaim(std::span<const std::string_
                                       return conflict::reclaim_expired(state, writer, ttl);
                                   }});
     }
-    auto written = write_now(writes, [](const Committed&) { return std::string(); }, false);
+    auto written = write_now(
+        writes, [](const Committed&) { return std::string(); }, false);
     if (!written) return unexpected(written.error());
     keys_reclaimed_ += keys.size();
     return keys.size();
 }
 
 Expected<std::size_t, WriteError> Database::reclaim_due(std::size_t max) {
-    if (log_.broken()) return unexpected(WriteError{WriteError::Kind::log_failed, {}, log_.error()});
+    if (log_.broken())
+        return unexpected(WriteError{WriteError::Kind::log_failed, {}, log_.error()});
     std::vector<std::string> due = keyspace_.due_for_reclaim(now_ms(), max);
-    // A key whose stored type is not its policy's (after a policy change) cannot be written.
+    // A key whose stored type is not its policy's (after a policy change) cannot be written; it
+    // stays in the index (and a full batch of such keys would hold up the others).
     std::erase_if(due, [&](const std::string& key) {
         const crdt::Value* value = keyspace_.find(key);
         return !value || value->type() != policy(key).type;

@@ -129,6 +129,7 @@ Keyspace::Keyspace(Keyspace&& other) noexcept
       value_heap_bytes_(std::exchange(other.value_heap_bytes_, 0)),
       seed_(other.seed_),
       reclaim_index_(std::exchange(other.reclaim_index_, {})),
+      with_ttl_(std::exchange(other.with_ttl_, 0)),
       expiry_owner_(other.expiry_owner_),
       takeover_ms_(other.takeover_ms_) {}
 
@@ -143,6 +144,7 @@ Keyspace& Keyspace::operator=(Keyspace&& other) noexcept {
         value_heap_bytes_ = std::exchange(other.value_heap_bytes_, 0);
         seed_ = other.seed_;
         reclaim_index_ = std::exchange(other.reclaim_index_, {});
+        with_ttl_ = std::exchange(other.with_ttl_, 0);
         expiry_owner_ = other.expiry_owner_;
         takeover_ms_ = other.takeover_ms_;
     }
@@ -168,6 +170,7 @@ void Keyspace::free_all() noexcept {
     entry_bytes_ = 0;
     value_heap_bytes_ = 0;
     reclaim_index_.clear();
+    with_ttl_ = 0;
 }
 
 std::uint32_t Keyspace::hash_of(std::string_view key) const {
@@ -215,11 +218,15 @@ Keyspace::Acquired Keyspace::acquire(std::string_view key, crdt::ValueType type_
     const Slot slot = locate(key, hash);
     if (slot.link != nullptr) {
         Entry* entry = *slot.link;
-        return Acquired{entry, false, entry->value.exists(), entry->value.heap_bytes(),
-                        reclaim_at(entry->value)};
+        return Acquired{entry,
+                        false,
+                        entry->value.exists(),
+                        entry->value.heap_bytes(),
+                        reclaim_at(entry->value),
+                        entry->value.expiry() != nullptr};
     }
     Entry* entry = insert_new(key, hash, type_if_new);
-    return Acquired{entry, true, false, entry->value.heap_bytes(), std::nullopt};
+    return Acquired{entry, true, false, entry->value.heap_bytes(), std::nullopt, false};
 }
 
 void Keyspace::settle(const Acquired& acquired) noexcept {
@@ -229,6 +236,7 @@ void Keyspace::settle(const Acquired& acquired) noexcept {
     if (!visible && acquired.was_visible) --visible_;
     value_heap_bytes_ = value_heap_bytes_ - acquired.heap_before + value.heap_bytes();
     reindex(acquired.entry, acquired.reclaim_at, reclaim_at(value));
+    with_ttl_ = with_ttl_ - (acquired.had_ttl ? 1 : 0) + (value.expiry() ? 1 : 0);
     if (acquired.created && !visible && value == empty_value(value.type())) {
         const std::string_view key = acquired.entry->key();
         unlink_and_free(locate(key, acquired.entry->hash));
@@ -279,6 +287,7 @@ void Keyspace::unlink_and_free(Slot slot) noexcept {
     entry_bytes_ -= crdt::malloc_chunk_bytes(block);
     value_heap_bytes_ -= entry->value.heap_bytes();
     reindex(entry, reclaim_at(entry->value), std::nullopt);
+    if (entry->value.expiry()) --with_ttl_;
     entry->~Entry();
     ::operator delete(entry, block);
 }
@@ -378,15 +387,17 @@ void Keyspace::set_expiry_owner(crdt::RegionId self, std::uint64_t takeover_ms) 
 std::vector<std::string> Keyspace::due_for_reclaim(std::uint64_t now_ms, std::size_t max) const {
     std::vector<std::string> due;
     // A key is gone once now > deadline (crdt::Value::live_at).
-    for (auto it = reclaim_index_.begin(); it != reclaim_index_.end() && due.size() < max && it->first < now_ms;
-         ++it)
+    for (auto it = reclaim_index_.begin();
+         it != reclaim_index_.end() && due.size() < max && it->first < now_ms; ++it)
         due.emplace_back(it->second->key());
     return due;
 }
 
 std::size_t Keyspace::memory_bytes() const {
-    return (tables_[0].bucket_count() + tables_[1].bucket_count()) * sizeof(Entry*) +
-           entry_bytes_ + value_heap_bytes_;
+    // The expiry index's B-tree nodes: about its entries' size (an estimate).
+    const std::size_t index_bytes = reclaim_index_.size() * sizeof(*reclaim_index_.begin());
+    return (tables_[0].bucket_count() + tables_[1].bucket_count()) * sizeof(Entry*) + entry_bytes_ +
+           value_heap_bytes_ + index_bytes;
 }
 
 }  // namespace meridian::node

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <absl/container/btree_set.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -103,6 +104,9 @@ public:
     std::vector<std::string> due_for_reclaim(std::uint64_t now_ms, std::size_t max) const;
     // Keys that exist and have a deadline (INFO keyspace's "expires").
     std::size_t expiring_size() const { return reclaim_index_.size(); }
+    // Keys whose state holds a TTL register at all (live, expired, or "never"): while there are
+    // none, a write need not look for an expired key to reclaim.
+    std::size_t with_ttl_size() const { return with_ttl_; }
 
     // The seed Keyspace() uses: random, drawn once per process.
     static std::uint64_t process_hash_seed();
@@ -139,6 +143,7 @@ private:
         bool was_visible;
         std::size_t heap_before;                  // entry->value.heap_bytes() before f ran
         std::optional<std::uint64_t> reclaim_at;  // reclaim_at(entry->value) before f ran
+        bool had_ttl;                             // entry->value.expiry() before f ran
     };
     class Settle {
     public:
@@ -186,6 +191,7 @@ private:
     std::size_t value_heap_bytes_ = 0;  // sum of the values' heap_bytes()
     std::uint64_t seed_;
     absl::btree_set<std::pair<std::uint64_t, const Entry*>> reclaim_index_;  // (reclaim_at, entry)
+    std::size_t with_ttl_ = 0;
     crdt::RegionId expiry_owner_ = 0;
     std::uint64_t takeover_ms_ = 0;
 };

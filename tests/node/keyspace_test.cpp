@@ -579,6 +579,7 @@ TEST_CASE("keyspace: keys with a deadline are due for reclaiming in deadline ord
     write(keyspace, key_for(44), std::nullopt, 4);       // DEL: nothing left to reclaim
     CHECK(keyspace.erase(key_for(42)));
     CHECK(keyspace.expiring_size() == 21);
+    CHECK(keyspace.with_ttl_size() == 24);  // PERSIST and the DEL'd key still hold a TTL register
     CHECK(keyspace.due_for_reclaim(500 - 40, 100).empty());
 }
 
