@@ -148,7 +148,8 @@ Expected<Written, Refusal> remove_members(crdt::Value& state, const Writer& writ
     crdt::Value written(std::move(delta));
     // A set that becomes empty is gone, and its TTL with it (as in Redis): an SADD then makes a
     // new set that does not expire.
-    if (set->empty() && state.deadline()) (void)written.join(state.expire(writer.replica, writer.time, std::nullopt));
+    if (set->empty() && state.deadline())
+        (void)written.join(state.expire(writer.replica, writer.time, std::nullopt));
     return Written{std::move(written), removed};
 }
 

@@ -47,7 +47,8 @@ enum class Ttl : std::uint8_t { clear, keep };
 // again under the SET's stamp.
 Expected<Written, Refusal> set_value(crdt::Value& state, const Writer& writer, std::string value,
                                      Ttl ttl = Ttl::clear);
-// SET ... EX / PX / EXAT / PXAT, SETEX: the value and its deadline (HLC physical ms) under one stamp.
+// SET ... EX / PX / EXAT / PXAT, SETEX: the value and its deadline (HLC physical ms) under one
+// stamp.
 Expected<Written, Refusal> set_expiring_value(crdt::Value& state, const Writer& writer,
                                               std::string value, std::uint64_t deadline_ms);
 // DEL: a register is overwritten with "absent"; a counter is reset (observed

@@ -57,7 +57,8 @@ Value Value::expire(ReplicaId writer, Hlc time, std::optional<std::uint64_t> dea
 std::optional<std::uint64_t> Value::deadline() const {
     const Expiry* ttl = expiry_.get();
     if (!ttl || !ttl->value()) return std::nullopt;
-    if (const auto* reg = std::get_if<Register>(&state_); reg && reg->written() && ttl->stamp() < reg->stamp())
+    if (const auto* reg = std::get_if<Register>(&state_);
+        reg && reg->written() && ttl->stamp() < reg->stamp())
         return std::nullopt;  // SET without KEEPTTL after the TTL was written
     return *ttl->value();
 }

@@ -59,7 +59,8 @@ void commit(Request& r, std::span<Database::KeyWrite> writes,
     r.reply_when_durable(committed->lsn, std::move(committed->reply));
 }
 
-std::optional<std::int64_t> expire_deadline(std::int64_t amount, bool seconds, std::uint64_t base_ms) {
+std::optional<std::int64_t> expire_deadline(std::int64_t amount, bool seconds,
+                                            std::uint64_t base_ms) {
     constexpr std::int64_t max = std::numeric_limits<std::int64_t>::max();
     constexpr std::int64_t min = std::numeric_limits<std::int64_t>::min();
     if (seconds) {
@@ -73,13 +74,15 @@ std::optional<std::int64_t> expire_deadline(std::int64_t amount, bool seconds, s
 
 void change_deadline(Request& r, const std::string& key, std::optional<std::int64_t> deadline_ms,
                      std::string answer) {
-    const bool past = deadline_ms && *deadline_ms <= static_cast<std::int64_t>(r.node.db().now_ms());
-    Database::KeyWrite write{key, [&](crdt::Value& state, const conflict::Writer& writer) {
-                                 if (past) return conflict::delete_value(state, writer);
-                                 return conflict::set_deadline(
-                                     state, writer,
-                                     deadline_ms ? std::optional<std::uint64_t>(*deadline_ms) : std::nullopt);
-                             }};
+    const bool past =
+        deadline_ms && *deadline_ms <= static_cast<std::int64_t>(r.node.db().now_ms());
+    Database::KeyWrite write{
+        key, [&](crdt::Value& state, const conflict::Writer& writer) {
+            if (past) return conflict::delete_value(state, writer);
+            return conflict::set_deadline(
+                state, writer,
+                deadline_ms ? std::optional<std::uint64_t>(*deadline_ms) : std::nullopt);
+        }};
     commit(r, std::span(&write, 1), [&](const Database::Committed&) { return std::move(answer); });
 }
 

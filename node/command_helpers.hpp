@@ -30,7 +30,8 @@ bool runs_here(Request& r, const std::string& key);
 
 // `amount` seconds (`seconds`) or milliseconds after `base_ms`, in milliseconds; nullopt when that
 // leaves the signed 64-bit range (Redis answers "invalid expire time").
-std::optional<std::int64_t> expire_deadline(std::int64_t amount, bool seconds, std::uint64_t base_ms);
+std::optional<std::int64_t> expire_deadline(std::int64_t amount, bool seconds,
+                                            std::uint64_t base_ms);
 // Writes `key`'s TTL (a deadline in HLC milliseconds, or never) and answers `answer` once durable.
 // A deadline already past deletes the key (as DEL), as Redis does.
 void change_deadline(Request& r, const std::string& key, std::optional<std::int64_t> deadline_ms,

@@ -62,7 +62,8 @@ bool flags_allow(const ExpireFlags& f, std::optional<std::int64_t> current, std:
 std::optional<std::int64_t> deadline_of(const crdt::Value& value) {
     const auto deadline = value.deadline();
     if (!deadline) return std::nullopt;
-    return static_cast<std::int64_t>(std::min<std::uint64_t>(*deadline, std::numeric_limits<std::int64_t>::max()));
+    return static_cast<std::int64_t>(
+        std::min<std::uint64_t>(*deadline, std::numeric_limits<std::int64_t>::max()));
 }
 
 // EXPIRE key t [NX|XX|GT|LT] and its kin: t in seconds or milliseconds, after now or after the
@@ -76,22 +77,33 @@ void expire_with(Request& r, bool seconds, bool relative) {
     const std::uint64_t now = db.now_ms();
     const auto when = expire_deadline(*amount, seconds, relative ? now : 0);
     if (!when)
-        return resp::error(r.reply, "ERR invalid expire time in '" + to_lower(r.args[0]) + "' command");
+        return resp::error(r.reply,
+                           "ERR invalid expire time in '" + to_lower(r.args[0]) + "' command");
     const std::string& key = r.args[1];
     if (!runs_here(r, key)) return;
     const crdt::Value* value = db.read(key);
-    if (!value || !flags_allow(*flags, deadline_of(*value), *when)) return void(r.reply = integer(0));
+    if (!value || !flags_allow(*flags, deadline_of(*value), *when))
+        return void(r.reply = integer(0));
     if (value->type() == crdt::ValueType::bounded_counter) {
-        return resp::error(r.reply, "ERR " + to_lower(r.args[0]) + " is not supported on bounded_counter key '" +
-                                        key.substr(0, 128) + "': a balance with a floor does not expire");
+        return resp::error(
+            r.reply, "ERR " + to_lower(r.args[0]) + " is not supported on bounded_counter key '" +
+                         key.substr(0, 128) + "': a balance with a floor does not expire");
     }
     change_deadline(r, key, *when, integer(1));
 }
 
-void expire(Request& r) { expire_with(r, true, true); }
-void pexpire(Request& r) { expire_with(r, false, true); }
-void expireat(Request& r) { expire_with(r, true, false); }
-void pexpireat(Request& r) { expire_with(r, false, false); }
+void expire(Request& r) {
+    expire_with(r, true, true);
+}
+void pexpire(Request& r) {
+    expire_with(r, false, true);
+}
+void expireat(Request& r) {
+    expire_with(r, true, false);
+}
+void pexpireat(Request& r) {
+    expire_with(r, false, false);
+}
 
 // TTL and its kin: -2 when the key does not exist, -1 when it has no TTL, else the time left
 // (or the deadline) in milliseconds or in seconds rounded to the nearest, as Redis's
@@ -108,10 +120,18 @@ void ttl_with(Request& r, bool milliseconds, bool absolute) {
     r.reply = integer(milliseconds ? left : left / 1000 + (left % 1000 >= 500 ? 1 : 0));
 }
 
-void ttl(Request& r) { ttl_with(r, false, false); }
-void pttl(Request& r) { ttl_with(r, true, false); }
-void expiretime(Request& r) { ttl_with(r, false, true); }
-void pexpiretime(Request& r) { ttl_with(r, true, true); }
+void ttl(Request& r) {
+    ttl_with(r, false, false);
+}
+void pttl(Request& r) {
+    ttl_with(r, true, false);
+}
+void expiretime(Request& r) {
+    ttl_with(r, false, true);
+}
+void pexpiretime(Request& r) {
+    ttl_with(r, true, true);
+}
 
 void persist(Request& r) {
     const std::string& key = r.args[1];
@@ -125,10 +145,14 @@ void persist(Request& r) {
 
 std::vector<CommandSpec> expiry_commands() {
     return {
-        {"expire", -3, true, expire},         {"pexpire", -3, true, pexpire},
-        {"expireat", -3, true, expireat},     {"pexpireat", -3, true, pexpireat},
-        {"ttl", 2, false, ttl},               {"pttl", 2, false, pttl},
-        {"expiretime", 2, false, expiretime}, {"pexpiretime", 2, false, pexpiretime},
+        {"expire", -3, true, expire},
+        {"pexpire", -3, true, pexpire},
+        {"expireat", -3, true, expireat},
+        {"pexpireat", -3, true, pexpireat},
+        {"ttl", 2, false, ttl},
+        {"pttl", 2, false, pttl},
+        {"expiretime", 2, false, expiretime},
+        {"pexpiretime", 2, false, pexpiretime},
         {"persist", 2, true, persist},
     };
 }

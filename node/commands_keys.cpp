@@ -56,12 +56,14 @@ void scan(Request& r) {
     }
     std::vector<std::string_view> found;
     const std::uint64_t now = r.node.db().now_ms();
-    cursor = r.node.db().keyspace().scan(cursor, count, [&](std::string_view key, const crdt::Value& value) {
-        if (!value.live_at(now)) return;
-        if (pattern && !conflict::glob_match(*pattern, key)) return;
-        if (type && *type != type_name(value.type())) return;
-        found.push_back(key);
-    });
+    cursor = r.node.db().keyspace().scan(cursor, count,
+                                         [&](std::string_view key, const crdt::Value& value) {
+                                             if (!value.live_at(now)) return;
+                                             if (pattern && !conflict::glob_match(*pattern, key))
+                                                 return;
+                                             if (type && *type != type_name(value.type())) return;
+                                             found.push_back(key);
+                                         });
     resp::array(r.reply, 2);
     resp::bulk(r.reply, std::to_string(cursor));
     resp::array(r.reply, found.size());

@@ -55,9 +55,10 @@ void write_string(Request& r, const std::string& key, std::string value, std::st
     Database::KeyWrite write{key, [&](crdt::Value& state, const conflict::Writer& writer) {
                                  if (past) return conflict::delete_value(state, writer);
                                  if (ttl.deadline_ms)
-                                     return conflict::set_expiring_value(state, writer, std::move(value),
-                                                                         *ttl.deadline_ms);
-                                 return conflict::set_value(state, writer, std::move(value), ttl.ttl);
+                                     return conflict::set_expiring_value(
+                                         state, writer, std::move(value), *ttl.deadline_ms);
+                                 return conflict::set_value(state, writer, std::move(value),
+                                                            ttl.ttl);
                              }};
     commit(r, std::span(&write, 1), [&](const Database::Committed&) { return std::move(answer); });
 }
@@ -76,12 +77,14 @@ struct StringOptions {
     std::string_view expiry_time;
 };
 
-std::optional<StringOptions> parse_string_options(const std::vector<std::string>& args, bool getex) {
+std::optional<StringOptions> parse_string_options(const std::vector<std::string>& args,
+                                                  bool getex) {
     StringOptions o;
     for (std::size_t i = getex ? 2 : 3; i < args.size(); ++i) {
         const std::string option = to_lower(args[i]);
         const bool has_next = i + 1 < args.size();
-        const bool is_expiry = option == "ex" || option == "px" || option == "exat" || option == "pxat";
+        const bool is_expiry =
+            option == "ex" || option == "px" || option == "exat" || option == "pxat";
         if (option == "nx" && !o.xx && !getex) {
             o.nx = true;
         } else if (option == "xx" && !o.nx && !getex) {
@@ -92,8 +95,8 @@ std::optional<StringOptions> parse_string_options(const std::vector<std::string>
             o.keep_ttl = true;
         } else if (option == "persist" && o.expiry.empty() && getex) {
             o.persist = true;
-        } else if (is_expiry && !o.keep_ttl && !o.persist && (o.expiry.empty() || o.expiry == option) &&
-                   has_next) {
+        } else if (is_expiry && !o.keep_ttl && !o.persist &&
+                   (o.expiry.empty() || o.expiry == option) && has_next) {
             o.expiry = option;
             o.expiry_time = args[++i];
         } else {
@@ -105,8 +108,8 @@ std::optional<StringOptions> parse_string_options(const std::vector<std::string>
 
 // The deadline an expiry option names, checked as Redis 7's getExpireMillisecondsOrReply does;
 // answers the error (naming `command`) and returns nullopt when it is not a valid time.
-std::optional<std::uint64_t> string_deadline(Request& r, std::string_view unit, std::string_view time,
-                                             std::string_view command) {
+std::optional<std::uint64_t> string_deadline(Request& r, std::string_view unit,
+                                             std::string_view time, std::string_view command) {
     const auto amount = parse_int(time);
     if (!amount) {
         r.reply = reply::not_integer();
@@ -160,8 +163,12 @@ void setex_with(Request& r, std::string_view unit) {
     write_string(r, key, std::move(r.args[3]), ok(), TtlWrite{conflict::Ttl::clear, deadline});
 }
 
-void setex(Request& r) { setex_with(r, "ex"); }
-void psetex(Request& r) { setex_with(r, "px"); }
+void setex(Request& r) {
+    setex_with(r, "ex");
+}
+void psetex(Request& r) {
+    setex_with(r, "px");
+}
 
 // GETEX key [EX s | PX ms | EXAT s | PXAT ms | PERSIST]: the value, and the TTL changed.
 void getex(Request& r) {
@@ -224,7 +231,8 @@ void append(Request& r) {
     }
     value += r.args[2];
     const auto length = static_cast<std::int64_t>(value.size());
-    write_string(r, key, std::move(value), integer(length), TtlWrite{conflict::Ttl::keep, std::nullopt});
+    write_string(r, key, std::move(value), integer(length),
+                 TtlWrite{conflict::Ttl::keep, std::nullopt});
 }
 
 void strlen(Request& r) {
@@ -275,7 +283,8 @@ void incrbyfloat(Request& r) {
         return resp::error(r.reply, "ERR increment would produce a number too long to store");
     std::string answer;
     resp::bulk(answer, text);
-    write_string(r, key, std::move(text), std::move(answer), TtlWrite{conflict::Ttl::keep, std::nullopt});
+    write_string(r, key, std::move(text), std::move(answer),
+                 TtlWrite{conflict::Ttl::keep, std::nullopt});
 }
 
 void mget(Request& r) {

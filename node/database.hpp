@@ -105,7 +105,8 @@ public:
     std::uint64_t deltas_refused() const { return deltas_refused_; }
 
 private:
-    Expected<std::size_t, WriteError> reclaim(std::span<const std::string_view> keys, conflict::Ttl ttl);
+    Expected<std::size_t, WriteError> reclaim(std::span<const std::string_view> keys,
+                                              conflict::Ttl ttl);
     Expected<Committed, WriteError> write_now(std::span<KeyWrite> writes, const ReplyMaker& reply,
                                               bool takes_request_stamp);
 

@@ -201,7 +201,8 @@ std::string Node::info(std::string_view section) {
     if (wants("keyspace")) {
         out << "# Keyspace\r\n";
         if (keyspace_.visible_size() > 0)
-            out << "db0:keys=" << keyspace_.visible_size() << ",expires=" << keyspace_.expiring_size() << "\r\n";
+            out << "db0:keys=" << keyspace_.visible_size()
+                << ",expires=" << keyspace_.expiring_size() << "\r\n";
         out << "tombstones:" << keyspace_.size() - keyspace_.visible_size() << "\r\n\r\n";
     }
     return out.str();
@@ -246,8 +247,8 @@ std::string Node::metrics_text() {
     t.gauge("meridian_keys", "Keys that exist for clients", {{"region", region}}, keyspace_.visible_size());
     t.gauge("meridian_expiring_keys", "Keys with a TTL, not yet reclaimed", {{"region", region}},
             keyspace_.expiring_size());
-    t.counter("meridian_expired_keys_total", "Expired keys this region reclaimed", {{"region", region}},
-              db_->keys_reclaimed());
+    t.counter("meridian_expired_keys_total", "Expired keys this region reclaimed",
+              {{"region", region}}, db_->keys_reclaimed());
     t.gauge("meridian_tombstones", "Deleted registers kept so the delete keeps winning",
             {{"region", region}}, keyspace_.size() - keyspace_.visible_size());
     t.gauge("meridian_connected_clients", "Client connections", {{"region", region}}, clients_->connected_clients());
