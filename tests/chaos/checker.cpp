@@ -223,7 +223,8 @@ void check_expiring(const std::string& key, const std::vector<const Op*>& ops,
         if (op->kind != OpKind::assign_expiring || op->outcome == Outcome::failed) continue;
         if (!last_live || runs_out(*op) > runs_out(*last_live)) last_live = op;
     }
-    const bool listed = std::binary_search(final_state.keys.begin(), final_state.keys.end(), key);
+    const auto& live = final_state.expiring;
+    const bool listed = std::binary_search(live.begin(), live.end(), key);
     if (!listed) return;
     if (!last_live) return report.add(key + ": exists, but no SET ... PX of it succeeded");
     const std::uint64_t gone_by = runs_out(*last_live);
@@ -265,7 +266,9 @@ CheckResult check(const std::vector<const History*>& histories, const FinalState
         }
         ++report.result().keys_checked;
     }
-    for (const std::string& key : final_state.keys) {
+    std::vector<std::string> listed = final_state.keys;
+    listed.insert(listed.end(), final_state.expiring.begin(), final_state.expiring.end());
+    for (const std::string& key : listed) {
         if (!by_key.contains(key))
             report.add("key \"" + key + "\" exists, but the workload never wrote it");
     }

@@ -255,7 +255,7 @@ TEST_CASE("checker: a key written only with a TTL must be gone once every TTL ra
     h.push_back(unknown);
 
     FinalState listed;
-    listed.keys = {"tmp:0"};
+    listed.expiring = {"tmp:0"};
     listed.read_ms = unknown.completed_ms + 400;  // the unanswered write's TTL may still run
     CHECK(run(h, listed).violation_count == 0);
 
@@ -277,7 +277,7 @@ TEST_CASE("checker: a key written only with a TTL must be gone once every TTL ra
     refused.ttl_ms = 500;
     failed_only.push_back(refused);
     FinalState exists;
-    exists.keys = {"tmp:1"};
+    exists.expiring = {"tmp:1"};
     exists.read_ms = refused.completed_ms + 10;
     CHECK(mentions(run(failed_only, exists), "no SET ... PX of it succeeded"));
 }

@@ -52,7 +52,8 @@ struct FinalState {
     std::map<std::string, std::int64_t> numbers;                  // counters (absent key: 0)
     std::map<std::string, std::vector<std::string>> sets;         // members, sorted
     std::map<std::string, std::optional<std::string>> registers;  // nil: std::nullopt
-    std::vector<std::string> keys;                                // KEYS *, sorted
+    std::vector<std::string> keys;      // KEYS *, sorted, but for keys written with a TTL:
+    std::vector<std::string> expiring;  // those, apart: they vanish as time passes
     std::uint64_t read_ms = 0;  // wall clock when the read began (for TTLs)
 };
 

@@ -127,8 +127,12 @@ RegionRead read_region(test::Cluster& cluster, const std::string& region,
     }
     const test::Reply& all_keys = replies[i++];
     if (!all_keys.is_array()) fail("KEYS *", all_keys);
-    for (const auto& k : all_keys.as_array()) read.state.keys.push_back(k.as_string());
+    for (const auto& k : all_keys.as_array()) {
+        const bool expires = WorkloadKeys::policy_of(k.as_string()).expires;
+        (expires ? read.state.expiring : read.state.keys).push_back(k.as_string());
+    }
     std::sort(read.state.keys.begin(), read.state.keys.end());
+    std::sort(read.state.expiring.begin(), read.state.expiring.end());
     const test::Reply& vv = replies[i++];
     if (!vv.is_string()) fail("MERIDIAN VV", vv);
     read.vv = sorted_words(vv.as_string());
