@@ -468,7 +468,7 @@ TEST_CASE("DEL of a bounded counter is refused and changes nothing") {
 
 // ---- TTLs ------------------------------------------------------------------------
 
-TEST_CASE("SET with a deadline writes value and TTL under one stamp; KEEPTTL keeps a live TTL") {
+TEST_CASE("SET with a deadline writes value and TTL under one stamp, KEEPTTL keeps a live TTL") {
     using meridian::conflict::set_expiring_value;
     using meridian::conflict::Ttl;
     Value state;
@@ -485,7 +485,7 @@ TEST_CASE("SET with a deadline writes value and TTL under one stamp; KEEPTTL kee
     CHECK_FALSE(state.deadline());
 }
 
-TEST_CASE("DEL clears the TTL of every type; a bounded counter refuses a TTL") {
+TEST_CASE("DEL clears the TTL of every type, a bounded counter refuses a TTL") {
     using meridian::conflict::set_deadline;
     Value counter = Value::empty(ValueType::counter);
     Policy policy;
@@ -514,7 +514,7 @@ TEST_CASE("SREM that empties a set drops its TTL, as Redis deletes the emptied k
     CHECK_FALSE(set.deadline());
 }
 
-TEST_CASE("reclaiming an expired key frees its contents; the sweep keeps the TTL, a write clears it") {
+TEST_CASE("reclaiming an expired key frees its contents, the sweep keeps the TTL, a write clears it") {
     using meridian::conflict::reclaim_expired;
     using meridian::conflict::set_deadline;
     using meridian::conflict::Ttl;

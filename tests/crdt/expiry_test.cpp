@@ -56,7 +56,7 @@ TEST_CASE("expiry: a key lives through its deadline's millisecond and is gone af
     CHECK(v.live_at(501));
 }
 
-TEST_CASE("expiry: a SET stamped after the TTL clears it; one stamped before does not") {
+TEST_CASE("expiry: a SET stamped after the TTL clears it, one stamped before does not") {
     Value v = written("v", at(10));
     v.expire(us, at(20), 500);
     Value older = v;
@@ -106,7 +106,7 @@ TEST_CASE("expiry: a TTL write's delta holds only the TTL and joins into any sta
     CHECK_FALSE(counter.join(delta).has_value());  // another type: refused
 }
 
-TEST_CASE("expiry: a value with a TTL survives encoding; one without encodes as before TTLs") {
+TEST_CASE("expiry: a value with a TTL survives encoding, one without encodes as before TTLs") {
     Value v = written("v", at(10));
     const std::string before_ttl = meridian::crdt::encode(v);
     v.expire(eu, at(11), 123456789);

@@ -53,7 +53,7 @@ long long info_field(RedisClient& c, const std::string& field) {
 
 }  // namespace
 
-TEST_CASE("a TTL replicates and the key disappears at every region; its writer reclaims it") {
+TEST_CASE("a TTL replicates and the key disappears at every region, its writer reclaims it") {
     Cluster cluster({"us-east", "eu-west"}, config);
     cluster.start_all();
     RedisClient us = cluster.client("us-east");

@@ -185,7 +185,7 @@ TEST_CASE("another region sees a transaction whole or not at all") {
               {Reply::string(std::to_string(-rounds)), Reply::string(std::to_string(rounds))}));
 }
 
-TEST_CASE("a transaction on a key homed elsewhere is refused with its home; at home it runs") {
+TEST_CASE("a transaction on a key homed elsewhere is refused with its home, at home it runs") {
     Cluster cluster({"us-east", "eu-west"}, "fsync = \"everysec\"\n" + policies);
     cluster.start_all();
     RedisClient east = cluster.client("us-east");

@@ -72,7 +72,7 @@ TEST_CASE("each metric gets its HELP and TYPE once and keeps its samples togethe
           "meridian_peer_lag_records{peer=\"eu-west\",direction=\"out\"} -7\n");
 }
 
-TEST_CASE("label values escape backslash, quote and newline; help text backslash and newline") {
+TEST_CASE("label values escape backslash, quote and newline, help text backslash and newline") {
     PrometheusText t;
     t.gauge("meridian_peer_up", "1 when up.\nSee C:\\docs, \"peers\".",
             {{"peer", "eu\\west \"a\"\nb"}, {"region", "us"}}, 1);

@@ -325,7 +325,7 @@ TEST_CASE("lsns must run snapshot_lsn <= consistent_lsn <= end_lsn, from 1") {
     CHECK(parse_manifest(encode_manifest(m)).has_value());
 }
 
-TEST_CASE("names must be non-empty, short and printable; the fingerprint 16 hex digits") {
+TEST_CASE("names must be non-empty, short and printable, the fingerprint 16 hex digits") {
     CHECK(error_of(edited("cluster = \"prod\"", "cluster = \"\"")) == "cluster is empty");
     CHECK(error_of(edited("region = \"eu-west\"", "region = \"eu\\nwest\"")) ==
           "region \"eu\\u000awest\" contains a control character");
