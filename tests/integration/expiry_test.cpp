@@ -61,7 +61,8 @@ TEST_CASE("a TTL replicates and the key disappears at every region, its writer r
 
     REQUIRE(us.command({"SET", "session:1", "alice", "PX", "1500"}) == ok);
     REQUIRE(us.command({"SET", "keep", "forever"}) == ok);
-    REQUIRE(eventually([&] { return eu.command({"GET", "session:1"}) == Reply::string("alice"); }, 5000));
+    REQUIRE(eventually([&] { return eu.command({"GET", "keep"}) == Reply::string("forever"); }, 5000));
+    REQUIRE(eu.command({"GET", "session:1"}) == Reply::string("alice"));  // written before "keep"
     const long long left = integer_of(eu, {"PTTL", "session:1"});
     CHECK(left > 0);
     CHECK(left <= 1500);
