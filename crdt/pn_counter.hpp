@@ -48,6 +48,8 @@ public:
     // principle exceed the int64 range; the value then saturates at the limit
     // instead of wrapping.
     std::int64_t value() const;
+    // The same sum, unsaturated.
+    detail::Int128 exact_value() const;
     // True when some increment or decrement has not been reset: the key exists.
     bool has_contributions() const;
 
@@ -62,8 +64,6 @@ public:
     friend void serialize(Archive& archive, PnCounter& counter);
 
 private:
-    detail::Int128 exact_value() const;
-
     SmallVector<Entry> entries_;    // sorted by replica; one region's inline
     std::vector<Entry> baselines_;  // sorted by replica; what resets observed
 };

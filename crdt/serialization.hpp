@@ -175,6 +175,56 @@ void serialize(Archive& ar, BoundedCounter& c) {
     }
 }
 
+template <class Archive>
+void serialize(Archive& ar, Hash::Write& w) {
+    ar(w.dot, w.time, w.value);
+}
+
+template <class Archive>
+void serialize(Archive& ar, Hash::Field& f) {
+    ar(f.writes, f.counter);
+}
+
+// Fields in name order: a size tag, then name and field for each.
+template <class Archive>
+void serialize(Archive& ar, Hash& hash) {
+    if constexpr (Archive::is_saving::value) {
+        std::vector<const Hash::Fields::value_type*> sorted;
+        sorted.reserve(hash.fields_.size());
+        for (const auto& entry : hash.fields_) sorted.push_back(&entry);
+        std::sort(sorted.begin(), sorted.end(),
+                  [](auto* a, auto* b) { return a->first < b->first; });
+        ar(cereal::make_size_tag(static_cast<cereal::size_type>(sorted.size())));
+        for (const auto* entry : sorted) ar(entry->first, entry->second);
+        ar(hash.context_);
+    } else {
+        cereal::size_type size = 0;
+        ar(cereal::make_size_tag(size));  // at most the input's remaining bytes
+        hash.fields_.clear();
+        hash.fields_.reserve(static_cast<std::size_t>(size));
+        std::size_t writes = 0;
+        for (cereal::size_type i = 0; i < size; ++i) {
+            std::string name;
+            Hash::Field field;
+            ar(name, field);
+            if (field.writes.empty() && field.counter == PnCounter{})
+                throw DecodeError("hash field without state");
+            detail::require_strictly_sorted(
+                field.writes, [](const Hash::Write& w) { return w.dot; }, "hash field writes");
+            writes += field.writes.size();
+            if (!hash.fields_.try_emplace(std::move(name), std::move(field)).second)
+                throw DecodeError("hash field twice");
+        }
+        ar(hash.context_);
+        for (const auto& [name, field] : hash.fields_)
+            for (const Hash::Write& w : field.writes)
+                if (!hash.context_.contains(w.dot))
+                    throw DecodeError("hash dot outside its context");
+        hash.reindex();
+        if (hash.by_dot_.size() != writes) throw DecodeError("a dot supports two hash writes");
+    }
+}
+
 template <class Archive, class T>
 void save(Archive& ar, const Boxed<T>& box) {
     ar(*box);

@@ -8,6 +8,8 @@ std::string_view name_of(ValueType type) {
         case ValueType::counter: return "counter";
         case ValueType::set: return "set";
         case ValueType::bounded_counter: return "bounded_counter";
+        case ValueType::hash:
+            return "hash";
     }
     return "unknown";
 }
@@ -18,6 +20,8 @@ Value Value::empty(ValueType type) {
         case ValueType::counter: return Value(PnCounter{});
         case ValueType::set: return Value(StringSet{});
         case ValueType::bounded_counter: return Value(BoundedCounter{});
+        case ValueType::hash:
+            return Value(Hash{});
     }
     return Value{};
 }
@@ -28,7 +32,7 @@ Expected<void, Error> Value::join(const Value& other) {
     std::visit(
         [&](auto& mine) {
             using T = std::decay_t<decltype(mine)>;
-            if constexpr (std::is_same_v<T, Boxed<StringSet>>) {
+            if constexpr (std::is_same_v<T, Boxed<StringSet>> || std::is_same_v<T, Boxed<Hash>>) {
                 mine->join(*std::get<T>(other.state_));
             } else {
                 mine.join(std::get<T>(other.state_));
@@ -44,6 +48,7 @@ bool Value::exists() const {
         bool operator()(const PnCounter& c) const { return c.has_contributions(); }
         bool operator()(const Boxed<StringSet>& s) const { return !s->empty(); }
         bool operator()(const BoundedCounter& b) const { return b.written(); }
+        bool operator()(const Boxed<Hash>& h) const { return !h->empty(); }
     };
     return std::visit(Visible{}, state_);
 }
@@ -63,6 +68,19 @@ std::optional<std::uint64_t> Value::deadline() const {
     return *ttl->value();
 }
 
+std::optional<Hlc> Value::latest_time() const {
+    std::optional<Hlc> latest;
+    const auto see = [&](Hlc time) {
+        if (!latest || *latest < time) latest = time;
+    };
+    if (const auto* reg = as<Register>(); reg && reg->written()) see(reg->stamp().time);
+    if (const auto* hash = as<Hash>())
+        for (const auto& [name, field] : hash->fields())
+            for (const Hash::Write& write : field.writes) see(write.time);
+    if (const Expiry* ttl = expiry_.get()) see(ttl->stamp().time);
+    return latest;
+}
+
 std::size_t Value::heap_bytes() const {
     struct Heap {
         std::size_t operator()(const Register& r) const { return r.heap_bytes(); }
@@ -71,6 +89,9 @@ std::size_t Value::heap_bytes() const {
             return malloc_chunk_bytes(sizeof(StringSet)) + s->heap_bytes();
         }
         std::size_t operator()(const BoundedCounter& b) const { return b.heap_bytes(); }
+        std::size_t operator()(const Boxed<Hash>& h) const {
+            return malloc_chunk_bytes(sizeof(Hash)) + h->heap_bytes();
+        }
     };
     return std::visit(Heap{}, state_) + (expiry_.get() ? malloc_chunk_bytes(sizeof(Expiry)) : 0);
 }

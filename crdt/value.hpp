@@ -14,6 +14,7 @@
 #include "crdt/bounded_counter.hpp"
 #include "crdt/error.hpp"
 #include "crdt/expected.hpp"
+#include "crdt/hash.hpp"
 #include "crdt/lww_register.hpp"
 #include "crdt/or_set.hpp"
 #include "crdt/pn_counter.hpp"
@@ -93,19 +94,26 @@ private:
 };
 
 // The order matches Value's alternatives and is part of the wire format.
-enum class ValueType : std::uint8_t { lww = 0, counter = 1, set = 2, bounded_counter = 3 };
+enum class ValueType : std::uint8_t {
+    lww = 0,
+    counter = 1,
+    set = 2,
+    bounded_counter = 3,
+    hash = 4
+};
 
 std::string_view name_of(ValueType type);
 
 class Value {
 public:
-    using State = std::variant<Register, PnCounter, Boxed<StringSet>, BoundedCounter>;
+    using State = std::variant<Register, PnCounter, Boxed<StringSet>, BoundedCounter, Boxed<Hash>>;
 
     Value() = default;  // a register never written
     Value(Register r) : state_(std::move(r)) {}
     Value(PnCounter c) : state_(std::move(c)) {}
     Value(StringSet s) : state_(std::move(s)) {}
     Value(BoundedCounter b) : state_(std::move(b)) {}
+    Value(Hash h) : state_(std::move(h)) {}
 
     // The bottom (empty) state of a type.
     static Value empty(ValueType type);
@@ -114,8 +122,8 @@ public:
 
     template <class T>
     T* as() {
-        if constexpr (std::is_same_v<T, StringSet>) {
-            auto* box = std::get_if<Boxed<StringSet>>(&state_);
+        if constexpr (std::is_same_v<T, StringSet> || std::is_same_v<T, Hash>) {
+            auto* box = std::get_if<Boxed<T>>(&state_);
             return box ? &**box : nullptr;
         } else {
             return std::get_if<T>(&state_);
@@ -132,7 +140,7 @@ public:
 
     // Whether the state shows something to a client, its TTL aside: a register
     // holding a value, a counter with unreset contributions, a non-empty set, a
-    // written bounded counter.
+    // written bounded counter, a hash with a field.
     bool exists() const;
 
     // The TTL register; nullptr until a TTL was written.
@@ -151,6 +159,10 @@ public:
         const auto until = deadline();
         return !until || now_ms <= *until;
     }
+
+    // The highest HLC stamped on any write the value holds (register, hash fields, TTL), or
+    // nullopt: a region's clock ticks past it on receipt, so its own later writes win.
+    std::optional<Hlc> latest_time() const;
 
     // Heap bytes the state holds beyond sizeof(Value) (see crdt/heap_bytes.hpp): O(1), an
     // estimate for sets.

@@ -10,10 +10,8 @@ std::size_t apply_deltas(Keyspace& keyspace, crdt::Hlc& clock,
             ++refused;
             continue;
         }
-        if (const auto* reg = d.delta.as<crdt::Register>(); reg && reg->written())
-            clock = crdt::Hlc::receive(clock, reg->stamp().time, physical_ms);
-        if (const crdt::Expiry* ttl = d.delta.expiry())
-            clock = crdt::Hlc::receive(clock, ttl->stamp().time, physical_ms);
+        if (const auto latest = d.delta.latest_time())
+            clock = crdt::Hlc::receive(clock, *latest, physical_ms);
     }
     return refused;
 }

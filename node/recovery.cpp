@@ -29,13 +29,13 @@ Expected<Recovered, std::string> recover(Env& env, const std::string& data_dir, 
         out.snapshot_lsn = from;
         out.log.vv = (*snapshot)->vv;
         out.log.catchup_floor = (*snapshot)->catchup_floor;
-        // The register stamps in the snapshot count as seen.
+        // The write stamps in the snapshot count as seen.
         std::uint64_t cursor = 0;
         do {
             cursor =
                 out.keyspace.scan(cursor, 1024, [&](std::string_view, const crdt::Value& value) {
-                    if (const auto* reg = value.as<crdt::Register>(); reg && reg->written())
-                        out.clock = crdt::Hlc::receive(out.clock, reg->stamp().time, physical_ms);
+                    if (const auto latest = value.latest_time())
+                        out.clock = crdt::Hlc::receive(out.clock, *latest, physical_ms);
                 });
         } while (cursor != 0);
     }

@@ -157,6 +157,31 @@ struct Arbitrary<OrSetModel> {
 };
 
 template <>
+struct Arbitrary<HashModel> {
+    static HashModel make() { return {}; }
+    static rc::Gen<HashModel::Op> op() {
+        using Kind = HashModel::Op::Kind;
+        auto kind = rc::gen::weightedElement<Kind>(
+            {{5, Kind::set}, {4, Kind::increment}, {3, Kind::remove}, {1, Kind::clear}});
+        // Values that are integers and values that are not; increments never 0 (an add of 0
+        // leaves no trace in a counter: operations.cpp writes "0" instead) and now and then
+        // near the int64 limits, where sums saturate or are refused.
+        auto value = rc::gen::element<std::string>("1", "-5", "40", "x", "07");
+        auto amount = rc::gen::weightedOneOf<std::int64_t>({
+            {8, rc::gen::element<std::int64_t>(-3, -2, -1, 1, 2, 3)},
+            {1, rc::gen::element<std::int64_t>(std::numeric_limits<std::int64_t>::max() - 1,
+                                               std::numeric_limits<std::int64_t>::min() + 1)},
+        });
+        return rc::gen::apply(
+            [](Kind k, std::string f, std::string v, std::int64_t a, std::uint64_t now) {
+                return HashModel::Op{k, k == Kind::clear ? "" : std::move(f), std::move(v), a, now};
+            },
+            kind, rc::gen::element<std::string>("f", "g", "h"), value, amount,
+            rc::gen::inRange<std::uint64_t>(0, 8));
+    }
+};
+
+template <>
 struct Arbitrary<BoundedCounterModel> {
     // Floors 0 and negative, the initial rights at any of the replicas.
     static BoundedCounterModel make() {

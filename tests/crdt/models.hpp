@@ -256,6 +256,159 @@ inline std::ostream& operator<<(std::ostream& os, const OrSetModel::Op& op) {
     return os;
 }
 
+// ---------------------------------------------------------------- Hash
+//
+// Every HSET and HINCRBY gets a unique tag. An HSET of a field, an HDEL of it
+// or a clear removes the field's writes and increments its replica had
+// observed (an increment's delta carries every earlier increment of its
+// replica on that field: the counter entry is a running total). A field shows
+// its unremoved write with the highest (HLC, writer), plus the sum of its
+// unremoved increments when that write is an integer or absent.
+struct HashModel {
+    using State = crdt::Hash;
+    using Stamp = crdt::WriteStamp;
+    struct Op {
+        enum class Kind : std::uint8_t { set, increment, remove, clear };
+        Kind kind = Kind::set;
+        std::string field;
+        std::string value;        // set
+        std::int64_t amount = 0;  // increment
+        std::uint64_t now_ms = 0;
+    };
+    struct Write {
+        std::string field;
+        Stamp stamp;
+        std::string value;
+        friend auto operator<=>(const Write&, const Write&) = default;
+    };
+    struct Increment {
+        std::string field;
+        std::size_t origin = 0;
+        std::int64_t amount = 0;
+        friend auto operator<=>(const Increment&, const Increment&) = default;
+    };
+    struct Knowledge {
+        std::map<std::uint64_t, Write> writes;          // observed HSETs, by tag
+        std::map<std::uint64_t, Increment> increments;  // observed HINCRBYs, by tag
+        std::set<std::uint64_t> removed;                // tags some HSET, HDEL or clear removed
+        void join(const Knowledge& other) {
+            writes.insert(other.writes.begin(), other.writes.end());
+            increments.insert(other.increments.begin(), other.increments.end());
+            removed.insert(other.removed.begin(), other.removed.end());
+        }
+    };
+    struct Local {
+        crdt::Hlc clock;
+    };
+
+    std::uint64_t next_tag = 0;
+
+    std::optional<Tagged<HashModel>> mutate(Replica<HashModel>& r, std::span<const crdt::ReplicaId>,
+                                            const Op& op) {
+        Knowledge& k = r.view.knowledge;
+        Tagged<HashModel> delta;
+        if (op.kind == Op::Kind::increment) {
+            const State before = r.view.state;
+            auto result = r.view.state.increment(r.id, op.field, op.amount);
+            if (!result) {
+                RC_ASSERT(result.error() == crdt::Error::overflow);
+                RC_ASSERT(r.view.state == before);
+                return std::nullopt;
+            }
+            k.increments[next_tag++] = Increment{op.field, r.index, op.amount};
+            delta.state = std::move(*result);
+            // The entry is a running total: it carries every earlier increment of this replica on
+            // the field, and not the resets of them (those travel as baselines).
+            for (const auto& [tag, inc] : k.increments)
+                if (inc.origin == r.index && inc.field == op.field) delta.knowledge.increments.emplace(tag, inc);
+            return delta;
+        }
+        // HSET, HDEL and clear remove what was observed of their field (clear: of every field).
+        const auto touches = [&](const std::string& field) {
+            return op.kind == Op::Kind::clear || field == op.field;
+        };
+        for (const auto& [tag, w] : k.writes) {
+            if (!touches(w.field) || k.removed.contains(tag)) continue;
+            delta.knowledge.removed.insert(tag);
+            delta.knowledge.writes.emplace(tag, w);  // its dot is in the delta's context
+        }
+        for (const auto& [tag, inc] : k.increments)
+            if (touches(inc.field)) {
+                delta.knowledge.removed.insert(tag);
+                delta.knowledge.increments.emplace(tag, inc);  // a reset carries the entries it saw
+            }
+        switch (op.kind) {
+            case Op::Kind::set: {
+                r.local.clock = crdt::Hlc::tick(r.local.clock, op.now_ms);
+                delta.state = r.view.state.set(r.id, r.local.clock, op.field, op.value);
+                delta.knowledge.writes.emplace(next_tag++, Write{op.field, {r.local.clock, r.id}, op.value});
+                break;
+            }
+            case Op::Kind::remove: delta.state = r.view.state.remove(op.field); break;
+            case Op::Kind::clear: delta.state = r.view.state.clear(); break;
+            case Op::Kind::increment: break;
+        }
+        k.join(delta.knowledge);
+        return delta;
+    }
+
+    void received(Replica<HashModel>& r, const Tagged<HashModel>& delta) const {
+        for (const auto& [tag, w] : delta.knowledge.writes)
+            r.local.clock = crdt::Hlc::receive(r.local.clock, w.stamp.time, r.local.clock.physical_ms());
+    }
+
+    void check(const Replica<HashModel>& r, std::span<const crdt::ReplicaId>) const {
+        const Knowledge& k = r.view.knowledge;
+        struct Shown {
+            std::optional<Write> top;
+            Int128 sum = 0;
+            bool incremented = false;
+        };
+        std::map<std::string, Shown> fields;
+        std::size_t live_writes = 0;
+        for (const auto& [tag, w] : k.writes) {
+            if (k.removed.contains(tag)) continue;
+            ++live_writes;
+            auto& shown = fields[w.field];
+            if (!shown.top || shown.top->stamp < w.stamp) shown.top = w;
+        }
+        for (const auto& [tag, inc] : k.increments) {
+            if (k.removed.contains(tag)) continue;
+            fields[inc.field].sum += inc.amount;
+            fields[inc.field].incremented = true;
+        }
+        std::vector<std::pair<std::string, std::string>> expected;
+        for (const auto& [field, shown] : fields) {
+            std::string value;
+            if (!shown.incremented) {
+                value = shown.top->value;
+            } else {
+                const auto base = shown.top ? crdt::canonical_int(shown.top->value) : std::optional<std::int64_t>(0);
+                value = base ? std::to_string(crdt::detail::saturate(shown.sum + *base)) : shown.top->value;
+            }
+            expected.emplace_back(field, value);
+            RC_ASSERT(r.view.state.value_of(field) == std::optional(value));
+        }
+        RC_ASSERT(r.view.state.items() == expected);
+        RC_ASSERT(r.view.state.size() == expected.size());
+        // One dot per HSET: seen HSETs are the context, live ones the dots held.
+        std::size_t held = 0;
+        for (const auto& [field, f] : r.view.state.fields()) held += f.writes.size();
+        RC_ASSERT(held == live_writes);
+        RC_ASSERT(r.view.state.context().dot_count() == k.writes.size());
+    }
+};
+
+inline std::ostream& operator<<(std::ostream& os, const HashModel::Op& op) {
+    switch (op.kind) {
+        case HashModel::Op::Kind::set: return os << "hset " << op.field << " \"" << op.value << "\" at " << op.now_ms;
+        case HashModel::Op::Kind::increment: return os << "hincrby " << op.field << " " << op.amount;
+        case HashModel::Op::Kind::remove: return os << "hdel " << op.field;
+        case HashModel::Op::Kind::clear: return os << "del";
+    }
+    return os;
+}
+
 // ---------------------------------------------------------------- BoundedCounter
 //
 // No view, at any replica after any join, may go below the floor, nor show any

@@ -27,6 +27,7 @@ using namespace meridian::crdt;
 using meridian::test::BoundedCounterModel;
 using meridian::test::check_property;
 using meridian::test::LwwModel;
+using meridian::test::HashModel;
 using meridian::test::OrSetModel;
 using meridian::test::pick;
 using meridian::test::PnCounterModel;
@@ -74,10 +75,23 @@ void require_well_formed(const StringSet& s) {
     }
     require_well_formed(s.context().prefix());
 }
+void require_well_formed(const Hash& h) {
+    std::set<Dot> held;
+    for (const auto& [name, field] : h.fields()) {
+        RC_ASSERT(!(field.writes.empty() && field.counter == PnCounter{}));
+        for (const auto& w : field.writes) {
+            RC_ASSERT(h.context().contains(w.dot));
+            RC_ASSERT(held.insert(w.dot).second);  // one write per dot
+        }
+        require_well_formed(field.counter);
+    }
+    require_well_formed(h.context().prefix());
+}
 void require_well_formed(const Value& v) {
     if (const auto* c = v.as<PnCounter>()) require_well_formed(*c);
     if (const auto* b = v.as<BoundedCounter>()) require_well_formed(*b);
     if (const auto* s = v.as<StringSet>()) require_well_formed(*s);
+    if (const auto* h = v.as<Hash>()) require_well_formed(*h);
 }
 template <class T>
 void require_well_formed(const T&) {}
@@ -101,6 +115,7 @@ void require_safe_decode_as_anything(const std::string& bytes) {
     require_safe_decode<PnCounter>(bytes);
     require_safe_decode<StringSet>(bytes);
     require_safe_decode<BoundedCounter>(bytes);
+    require_safe_decode<Hash>(bytes);
     require_safe_decode<VersionVector>(bytes);
     require_safe_decode<DotContext>(bytes);
     require_safe_decode<Hlc>(bytes);
@@ -202,6 +217,10 @@ TEST_CASE(
     check_round_trips<BoundedCounterModel>();
 }
 
+TEST_CASE("serialization: a hash survives a round trip, truncated or padded copies do not") {
+    check_round_trips<HashModel>();
+}
+
 TEST_CASE("serialization: version vectors, dot contexts and clocks survive a round trip") {
     check_property([] {
         require_round_trip(pick(*meridian::test::version_vectors()));
@@ -232,6 +251,10 @@ TEST_CASE("serialization: corrupted sets decode to an error or a value that re-e
 TEST_CASE(
     "serialization: corrupted bounded counters decode to an error or a value that re-encodes") {
     check_corrupted<BoundedCounterModel>();
+}
+
+TEST_CASE("serialization: corrupted hashes decode to an error or a value that re-encodes") {
+    check_corrupted<HashModel>();
 }
 
 TEST_CASE("serialization: a length beyond the remaining input is refused before allocating") {

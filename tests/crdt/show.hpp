@@ -86,6 +86,19 @@ std::ostream& operator<<(std::ostream& os, const OrSet<T>& s) {
     return os << " | context " << s.context() << "}";
 }
 
+inline std::ostream& operator<<(std::ostream& os, const Hash& h) {
+    os << "hash{";
+    const char* sep = "";
+    for (const auto& [name, field] : h.fields()) {
+        os << std::exchange(sep, " ") << name << "=[";
+        const char* write_sep = "";
+        for (const auto& w : field.writes)
+            os << std::exchange(write_sep, " ") << '"' << w.value << "\"@" << w.dot << '/' << w.time;
+        os << "] " << field.counter;
+    }
+    return os << " | context " << h.context() << "}";
+}
+
 inline std::ostream& operator<<(std::ostream& os, const BoundedCounter& c) {
     os << "bounded{value " << c.value() << ", entries [";
     const char* sep = "";
@@ -103,6 +116,7 @@ inline std::ostream& operator<<(std::ostream& os, const Value& v) {
     if (const auto* c = v.as<PnCounter>()) return os << *c;
     if (const auto* s = v.as<StringSet>()) return os << *s;
     if (const auto* b = v.as<BoundedCounter>()) return os << *b;
+    if (const auto* h = v.as<Hash>()) return os << *h;
     return os << name_of(v.type());
 }
 

@@ -85,10 +85,8 @@ void SimStore::join(const std::vector<KeyDelta>& deltas, std::uint64_t physical_
     for (const KeyDelta& d : deltas) {
         auto [it, inserted] = keyspace_.try_emplace(d.key, crdt::Value::empty(d.delta.type()));
         (void)it->second.join(d.delta);  // types never differ within one simulation
-        if (const auto* reg = d.delta.as<crdt::Register>(); reg && reg->written())
-            clock_ = crdt::Hlc::receive(clock_, reg->stamp().time, physical_ms);
-        if (const crdt::Expiry* ttl = d.delta.expiry())
-            clock_ = crdt::Hlc::receive(clock_, ttl->stamp().time, physical_ms);
+        if (const auto latest = d.delta.latest_time())
+            clock_ = crdt::Hlc::receive(clock_, *latest, physical_ms);
     }
 }
 
