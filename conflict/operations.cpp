@@ -54,7 +54,7 @@ Expected<Written, Refusal> set_expiring_value(crdt::Value& state, const Writer& 
 
 namespace {
 
-// DEL of a counter or set: what this region observed, and the TTL if `ttl` says so.
+// DEL of a counter, set or hash: what this region observed, and the TTL if `ttl` says so.
 Expected<Written, Refusal> remove_observed(crdt::Value& state, const Writer& writer, Ttl ttl) {
     const std::int64_t existed = state.exists() ? 1 : 0;
     crdt::Value delta;
@@ -62,6 +62,8 @@ Expected<Written, Refusal> remove_observed(crdt::Value& state, const Writer& wri
         delta = crdt::Value(counter->reset());
     } else if (auto* set = state.as<crdt::StringSet>()) {
         delta = crdt::Value(set->clear());
+    } else if (auto* hash = state.as<crdt::Hash>()) {
+        delta = crdt::Value(hash->clear());
     } else {
         return unexpected(Refusal::not_supported);
     }
@@ -151,6 +153,64 @@ Expected<Written, Refusal> remove_members(crdt::Value& state, const Writer& writ
     if (set->empty() && state.deadline())
         (void)written.join(state.expire(writer.replica, writer.time, std::nullopt));
     return Written{std::move(written), removed};
+}
+
+Expected<Written, Refusal> set_fields(crdt::Value& state, const Writer& writer,
+                                      std::span<const std::string> pairs) {
+    auto* hash = state.as<crdt::Hash>();
+    if (!hash) return unexpected(Refusal::wrong_type);
+    crdt::Hash delta;
+    std::int64_t added = 0;
+    for (std::size_t i = 0; i + 1 < pairs.size(); i += 2) {
+        added += hash->contains(pairs[i]) ? 0 : 1;
+        delta.join(hash->set(writer.replica, writer.time, pairs[i], pairs[i + 1]));
+    }
+    return Written{crdt::Value(std::move(delta)), added};
+}
+
+Expected<Written, Refusal> remove_fields(crdt::Value& state, const Writer& writer,
+                                         std::span<const std::string> fields) {
+    auto* hash = state.as<crdt::Hash>();
+    if (!hash) return unexpected(Refusal::wrong_type);
+    crdt::Hash delta;
+    std::int64_t removed = 0;
+    for (const std::string& field : fields) {
+        removed += hash->contains(field) ? 1 : 0;
+        delta.join(hash->remove(field));
+    }
+    crdt::Value written(std::move(delta));
+    // As a set's: an emptied hash is gone, and its TTL with it.
+    if (hash->empty() && state.deadline())
+        (void)written.join(state.expire(writer.replica, writer.time, std::nullopt));
+    return Written{std::move(written), removed};
+}
+
+Expected<Written, Refusal> add_to_field(crdt::Value& state, const Writer& writer,
+                                        const std::string& field, std::int64_t amount) {
+    auto* hash = state.as<crdt::Hash>();
+    if (!hash) return unexpected(Refusal::wrong_type);
+    // An add of 0 leaves no trace in a counter: a field it creates is written as "0", as Redis
+    // stores it.
+    if (amount == 0 && !hash->contains(field))
+        return Written{crdt::Value(hash->set(writer.replica, writer.time, field, "0")), 0};
+    std::int64_t current = 0;
+    if (auto text = hash->value_of(field)) {
+        auto number = crdt::canonical_int(*text);
+        if (!number) return unexpected(Refusal::not_an_integer);
+        current = *number;
+    }
+    const auto next = crdt::detail::Int128(current) + amount;
+    if (next < crdt::detail::int64_min || next > crdt::detail::int64_max)
+        return unexpected(Refusal::overflow);
+    auto delta = hash->increment(writer.replica, field, amount);
+    // The value is in range but the counter's own sum is not (an HSET of a large number, then
+    // increments the other way): the sum is written as a value instead.
+    if (!delta && delta.error() == crdt::Error::overflow)
+        return Written{crdt::Value(hash->set(writer.replica, writer.time, field,
+                                             std::to_string(static_cast<std::int64_t>(next)))),
+                       0};
+    if (!delta) return unexpected(refusal_of(delta.error()));
+    return Written{crdt::Value(std::move(*delta)), 0};
 }
 
 Expected<Written, Refusal> transfer_rights(crdt::Value& state, const Policy& policy,

@@ -23,6 +23,7 @@ enum class Refusal : std::uint8_t {
     below_floor,          // a home-routed counter would go below its min
     insufficient_rights,  // a bounded counter replica holds too few rights (ask for a transfer)
     not_supported,        // e.g. DEL of a bounded counter
+    not_an_integer,       // HINCRBY of a hash field whose value is not an integer
 };
 
 // Who writes, and when.
@@ -36,7 +37,8 @@ struct Writer {
 
 struct Written {
     crdt::Value delta;
-    std::int64_t count = 0;  // SADD/SREM: members added/removed; DEL: 1 if the key existed
+    std::int64_t count =
+        0;  // SADD/SREM, HSET/HDEL: members/fields added/removed; DEL: 1 if the key existed
 };
 
 // What a write does to the key's TTL.
@@ -52,8 +54,9 @@ Expected<Written, Refusal> set_value(crdt::Value& state, const Writer& writer, s
 Expected<Written, Refusal> set_expiring_value(crdt::Value& state, const Writer& writer,
                                               std::string value, std::uint64_t deadline_ms);
 // DEL: a register is overwritten with "absent"; a counter is reset (observed
-// increments are undone, concurrent ones survive); a set loses every observed
-// member (concurrent adds survive); a bounded counter refuses. The TTL goes too.
+// increments are undone, concurrent ones survive); a set or hash loses every
+// observed member or field (concurrent adds survive); a bounded counter refuses.
+// The TTL goes too.
 Expected<Written, Refusal> delete_value(crdt::Value& state, const Writer& writer);
 // Reclaims an expired key (state.deadline() has passed): frees what it holds by a
 // replicated delete. A register is overwritten with "absent" stamped just after
@@ -78,6 +81,16 @@ Expected<Written, Refusal> add_members(crdt::Value& state, const Writer& writer,
 // SREM; a set it empties loses its TTL.
 Expected<Written, Refusal> remove_members(crdt::Value& state, const Writer& writer,
                                           std::span<const std::string> members);
+// HSET: `pairs` is field, value, field, value...; later pairs win over earlier ones of the same
+// field. The TTL stays, as in Redis.
+Expected<Written, Refusal> set_fields(crdt::Value& state, const Writer& writer,
+                                      std::span<const std::string> pairs);
+// HDEL; a hash it empties loses its TTL.
+Expected<Written, Refusal> remove_fields(crdt::Value& state, const Writer& writer,
+                                         std::span<const std::string> fields);
+// HINCRBY: refuses a field whose value is not an integer, and a sum outside the int64 range.
+Expected<Written, Refusal> add_to_field(crdt::Value& state, const Writer& writer,
+                                        const std::string& field, std::int64_t amount);
 // Moves `amount` of `writer`'s rights on a bounded counter to `to`.
 Expected<Written, Refusal> transfer_rights(crdt::Value& state, const Policy& policy,
                                            const Writer& writer, crdt::ReplicaId to,

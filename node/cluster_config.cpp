@@ -226,11 +226,11 @@ constexpr std::array policy_keys = {"match"sv, "type"sv, "route"sv, "home"sv, "m
 constexpr std::array tls_keys = {"cert"sv, "key"sv, "ca"sv};
 constexpr std::array log_levels = {"trace"sv, "debug"sv,    "info"sv, "warn"sv,
                                    "error"sv, "critical"sv, "off"sv};
-constexpr std::string_view type_names = "lww, counter, set, bounded_counter";
+constexpr std::string_view type_names = "lww, counter, set, bounded_counter, hash";
 
 std::optional<crdt::ValueType> value_type_named(std::string_view name) {
     for (auto type : {crdt::ValueType::lww, crdt::ValueType::counter, crdt::ValueType::set,
-                      crdt::ValueType::bounded_counter}) {
+                      crdt::ValueType::bounded_counter, crdt::ValueType::hash}) {
         if (crdt::name_of(type) == name) return type;
     }
     return std::nullopt;

@@ -1,6 +1,11 @@
 #include "node/command_helpers.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <limits>
 
 #include "node/resp_reply.hpp"
@@ -96,6 +101,60 @@ std::string integer(std::int64_t v) {
     std::string out;
     resp::integer(out, v);
     return out;
+}
+
+void bulk_or_nil(std::string& out, const std::optional<std::string>& text) {
+    if (text)
+        resp::bulk(out, *text);
+    else
+        resp::null_bulk(out);
+}
+
+std::optional<long double> parse_long_double(const std::string& text) {
+    if (text.empty() || text.size() >= 5 * 1024 ||
+        std::isspace(static_cast<unsigned char>(text[0])))
+        return std::nullopt;
+    char* end = nullptr;
+    errno = 0;
+    const long double value = std::strtold(text.c_str(), &end);
+    if (end != text.c_str() + text.size() || std::isnan(value) || errno == EINVAL ||
+        (errno == ERANGE && (value == HUGE_VALL || value == -HUGE_VALL || value == 0)))
+        return std::nullopt;
+    return value;
+}
+
+std::string format_long_double(long double value) {
+    char buffer[5 * 1024];
+    int length = std::snprintf(buffer, sizeof buffer, "%.17Lf", value);
+    if (length <= 0 || static_cast<std::size_t>(length) >= sizeof buffer) return {};
+    std::string text(buffer, static_cast<std::size_t>(length));
+    if (text.find('.') != std::string::npos) {
+        while (text.back() == '0') text.pop_back();
+        if (text.back() == '.') text.pop_back();
+    }
+    if (text == "-0") text = "0";
+    return text;
+}
+
+std::optional<std::uint64_t> parse_scan_cursor(const std::string& text) {
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long cursor = std::strtoull(text.c_str(), &end, 10);
+    if ((!text.empty() && std::isspace(static_cast<unsigned char>(text[0]))) || *end != '\0' ||
+        errno == ERANGE)
+        return std::nullopt;
+    return cursor;
+}
+
+std::string_view type_name(crdt::ValueType type) {
+    switch (type) {
+        case crdt::ValueType::set:
+            return "set";
+        case crdt::ValueType::hash:
+            return "hash";
+        default:
+            return "string";  // registers and counters: INCR works on strings
+    }
 }
 
 }  // namespace meridian::node

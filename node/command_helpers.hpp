@@ -40,6 +40,19 @@ void change_deadline(Request& r, const std::string& key, std::optional<std::int6
 // Runs a write and answers `ok_reply(committed)` once it is durable.
 void commit(Request& r, std::span<Database::KeyWrite> writes, const Database::ReplyMaker& ok_reply);
 
+// A SCAN or HSCAN cursor read as Redis reads it (strtoul: a sign and an empty text pass, a
+// leading space or anything after the digits does not); nullopt: "ERR invalid cursor".
+std::optional<std::uint64_t> parse_scan_cursor(const std::string& text);
+// Redis's TYPE name of a key's type.
+std::string_view type_name(crdt::ValueType type);
+// A bulk string, or nil.
+void bulk_or_nil(std::string& out, const std::optional<std::string>& text);
+// Redis's string2ld: the whole text is one long double, not NaN, no leading space, no overflow.
+std::optional<long double> parse_long_double(const std::string& text);
+// Redis's ld2string(LD_STR_HUMAN): 17 decimals, trailing zeros and a bare '.' removed; empty
+// when it does not fit.
+std::string format_long_double(long double value);
+
 std::string ok();
 std::string integer(std::int64_t v);
 

@@ -30,7 +30,7 @@ const std::vector<CommandSpec>& command_table() {
     static const std::vector<CommandSpec> table = [] {
         std::vector<CommandSpec> all;
         for (auto group : {data_commands(), string_commands(), key_commands(), expiry_commands(),
-                           server_commands(), transaction_commands()})
+                           hash_commands(), server_commands(), transaction_commands()})
             all.insert(all.end(), group.begin(), group.end());
         return all;
     }();
@@ -126,6 +126,9 @@ std::string write_error(const WriteError& error, std::string_view key, const con
             resp::error(out, "ERR insufficient balance: this region holds too few rights on '" +
                                  std::string(key.substr(0, 128)) + "' to go below its floor of " +
                                  std::to_string(policy.min.value_or(0)));
+            break;
+        case conflict::Refusal::not_an_integer:
+            resp::error(out, "ERR hash value is not an integer");
             break;
         case conflict::Refusal::not_supported:
             resp::error(out, "ERR " + to_lower(command) + " is not supported on " +

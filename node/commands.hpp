@@ -59,6 +59,7 @@ std::vector<CommandSpec> data_commands();
 std::vector<CommandSpec> string_commands();
 std::vector<CommandSpec> key_commands();
 std::vector<CommandSpec> expiry_commands();
+std::vector<CommandSpec> hash_commands();
 std::vector<CommandSpec> server_commands();
 std::vector<CommandSpec> transaction_commands();
 

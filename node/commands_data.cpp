@@ -14,8 +14,6 @@ namespace {
 
 using crdt::ValueType;
 
-bool is_string_like(ValueType type) { return type != ValueType::set; }
-
 // ---- counters ----------------------------------------------------------------
 
 void add_to(Request& r, std::int64_t amount) {
@@ -154,7 +152,7 @@ void exists(Request& r) {
 
 void type(Request& r) {
     const crdt::Value* value = r.node.db().read(r.args[1]);
-    resp::simple(r.reply, !value ? "none" : is_string_like(value->type()) ? "string" : "set");
+    resp::simple(r.reply, !value ? "none" : type_name(value->type()));
 }
 
 }  // namespace

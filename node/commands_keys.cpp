@@ -1,17 +1,13 @@
 // Keyspace commands: KEYS, SCAN, DBSIZE. Only keys that exist for clients
 // are listed (not deleted registers kept as tombstones, not expired keys);
 // DBSIZE, as Redis's, also counts expired keys not reclaimed yet.
-#include <charconv>
-
 #include "conflict/glob.hpp"
-#include "node/commands.hpp"
+#include "node/command_helpers.hpp"
 #include "node/resp_reply.hpp"
 
 namespace meridian::node {
 
 namespace {
-
-const char* type_name(crdt::ValueType type) { return type == crdt::ValueType::set ? "set" : "string"; }
 
 void keys(Request& r) {
     const std::string& pattern = r.args[1];
@@ -29,14 +25,9 @@ void keys(Request& r) {
 }
 
 void scan(Request& r) {
-    // Cursors are unsigned 64-bit numbers; Redis answers this error for anything else.
-    std::uint64_t cursor = 0;
-    const std::string& text = r.args[1];
-    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), cursor);
-    if (text.empty() || error != std::errc() || end != text.data() + text.size()) {
-        resp::error(r.reply, "ERR invalid cursor");
-        return;
-    }
+    auto parsed = parse_scan_cursor(r.args[1]);
+    if (!parsed) return resp::error(r.reply, "ERR invalid cursor");
+    std::uint64_t cursor = *parsed;
     std::optional<std::string> pattern, type;
     std::size_t count = 10;
     for (std::size_t i = 2; i < r.args.size(); i += 2) {
@@ -46,7 +37,8 @@ void scan(Request& r) {
             pattern = r.args[i + 1];
         } else if (option == "count") {
             auto n = parse_int(r.args[i + 1]);
-            if (!n || *n < 1) return void(r.reply = reply::syntax_error());
+            if (!n) return void(r.reply = reply::not_integer());
+            if (*n < 1) return void(r.reply = reply::syntax_error());
             count = static_cast<std::size_t>(*n);
         } else if (option == "type") {
             type = to_lower(r.args[i + 1]);
@@ -72,13 +64,24 @@ void scan(Request& r) {
 
 void dbsize(Request& r) { resp::integer(r.reply, static_cast<std::int64_t>(r.node.db().keyspace().visible_size())); }
 
+// FLUSHALL and FLUSHDB are refused, on purpose. A delete at one region removes only what that
+// region has seen (a write concurrent with it survives), so a "flush" could not promise an empty
+// database; it would also bypass home routing (a home-routed key is written only at its home)
+// and cannot remove bounded counters (a balance is withdrawn, never deleted). DEL of the keys
+// (from KEYS or SCAN) says exactly what it does.
+void flush(Request& r) {
+    resp::error(r.reply, "ERR " + to_lower(r.args[0]) +
+                             " is not supported: a delete at one region removes only the writes "
+                             "it has seen, so no region can empty the cluster; DEL the keys "
+                             "(KEYS or SCAN, then DEL) instead");
+}
+
 }  // namespace
 
 std::vector<CommandSpec> key_commands() {
     return {
-        {"keys", 2, false, keys},
-        {"scan", -2, false, scan},
-        {"dbsize", 1, false, dbsize},
+        {"keys", 2, false, keys},       {"scan", -2, false, scan},     {"dbsize", 1, false, dbsize},
+        {"flushall", -1, false, flush}, {"flushdb", -1, false, flush},
     };
 }
 

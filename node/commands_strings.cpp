@@ -32,13 +32,6 @@ std::optional<std::string> current_string(Request& r, const std::string& key) {
     return value ? string_value(*value) : std::nullopt;
 }
 
-void bulk_or_nil(std::string& out, const std::optional<std::string>& text) {
-    if (text)
-        resp::bulk(out, *text);
-    else
-        resp::null_bulk(out);
-}
-
 // What a write of a string does to its key's TTL: clears it (SET), keeps it (KEEPTTL, APPEND,
 // INCRBYFLOAT) or sets a deadline (EX, PX, EXAT, PXAT: HLC milliseconds).
 struct TtlWrite {
@@ -238,34 +231,6 @@ void append(Request& r) {
 void strlen(Request& r) {
     if (refuse_type(r, r.args[1], string_like)) return;
     r.reply = integer(static_cast<std::int64_t>(current_string(r, r.args[1]).value_or("").size()));
-}
-
-// Redis's string2ld: the whole text is one long double, not NaN, no leading space, no overflow.
-std::optional<long double> parse_long_double(const std::string& text) {
-    if (text.empty() || text.size() >= 5 * 1024 ||
-        std::isspace(static_cast<unsigned char>(text[0])))
-        return std::nullopt;
-    char* end = nullptr;
-    errno = 0;
-    const long double value = std::strtold(text.c_str(), &end);
-    if (end != text.c_str() + text.size() || std::isnan(value) || errno == EINVAL ||
-        (errno == ERANGE && (value == HUGE_VALL || value == -HUGE_VALL || value == 0)))
-        return std::nullopt;
-    return value;
-}
-
-// Redis's ld2string(LD_STR_HUMAN): 17 decimals, trailing zeros and a bare '.' removed.
-std::string format_long_double(long double value) {
-    char buffer[5 * 1024];
-    int length = std::snprintf(buffer, sizeof buffer, "%.17Lf", value);
-    if (length <= 0 || static_cast<std::size_t>(length) >= sizeof buffer) return {};
-    std::string text(buffer, static_cast<std::size_t>(length));
-    if (text.find('.') != std::string::npos) {
-        while (text.back() == '0') text.pop_back();
-        if (text.back() == '.') text.pop_back();
-    }
-    if (text == "-0") text = "0";
-    return text;
 }
 
 void incrbyfloat(Request& r) {

@@ -92,6 +92,7 @@ const crdt::Value& empty_value(crdt::ValueType type) {
         crdt::Value::empty(crdt::ValueType::counter),
         crdt::Value::empty(crdt::ValueType::set),
         crdt::Value::empty(crdt::ValueType::bounded_counter),
+        crdt::Value::empty(crdt::ValueType::hash),
     };
     return empties[static_cast<std::size_t>(type)];
 }
