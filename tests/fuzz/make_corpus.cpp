@@ -101,6 +101,15 @@ std::vector<crdt::Value> sample_values() {
     values.emplace_back(bounded);
     if (auto moved = bounded.transfer(eu, us, 20, floor)) values.emplace_back(*moved);
 
+    // A hash: an HSET, an HINCRBY, the whole hash, an HDEL's and a DEL's deltas.
+    crdt::Hash hash;
+    crdt::Hash name = hash.set(us, crdt::Hlc::from_parts(1'700'000'000'004, 0), "name", "ada");
+    values.emplace_back(name);
+    if (auto visits = hash.increment(eu, "visits", 3)) values.emplace_back(*visits);
+    values.emplace_back(hash);
+    values.emplace_back(hash.remove("visits"));
+    values.emplace_back(hash.clear());
+
     // TTLs: a register with its deadline, a TTL write alone, a counter's PERSIST.
     crdt::Value expiring(crdt::Register{});
     (void)expiring.join(crdt::Value(reg.assign(us, crdt::Hlc::from_parts(1'700'000'000'002, 0), "token")));

@@ -38,6 +38,10 @@ type = "counter"
 [[policy]]
 match = "set:*"
 type = "set"
+
+[[policy]]
+match = "hash:*"
+type = "hash"
 )";
 
 const Reply ok = Reply::string("OK");
@@ -285,6 +289,50 @@ TEST_CASE("a command on a key of the wrong type answers WRONGTYPE both ways and 
     // A key of the right type that does not exist yet is not WRONGTYPE.
     CHECK(c.command({"INCR", "counter:fresh"}) == integer(1));
     CHECK(c.command({"SADD", "set:fresh", "y"}) == integer(1));
+}
+
+TEST_CASE("hashes: HSET HGET HMGET HDEL HGETALL HINCRBY HSCAN and their errors") {
+    Single node;
+    RedisClient c = node.client();
+    CHECK(c.command({"HSET", "hash:1", "a", "1", "b", "x", "a", "2"}) == integer(2));
+    CHECK(c.command({"HGET", "hash:1", "a"}) == bulk("2"));
+    CHECK(c.command({"HMGET", "hash:1", "b", "zz"}) ==
+          Reply::array({bulk("x"), Reply::nil()}));
+    CHECK(c.command({"HSETNX", "hash:1", "a", "9"}) == integer(0));
+    CHECK(c.command({"HSETNX", "hash:1", "c", "9"}) == integer(1));
+    CHECK(c.command({"HINCRBY", "hash:1", "a", "40"}) == integer(42));
+    CHECK(c.command({"HINCRBY", "hash:1", "zero", "0"}) == integer(0));
+    CHECK(c.command({"HEXISTS", "hash:1", "zero"}) == integer(1));
+    CHECK(is_error_starting(c.command({"HINCRBY", "hash:1", "b", "1"}), "ERR hash value is not an integer"));
+    CHECK(is_error_starting(c.command({"HINCRBY", "hash:1", "a", "x"}), "ERR value is not an integer"));
+    CHECK(is_error_starting(c.command({"HINCRBY", "hash:1", "a", "9223372036854775807"}),
+                            "ERR increment or decrement would overflow"));
+    CHECK(c.command({"HINCRBYFLOAT", "hash:1", "c", "0.5"}) == bulk("9.5"));
+    CHECK(is_error_starting(c.command({"HSET", "hash:1", "a"}), "ERR wrong number of arguments"));
+    CHECK(is_error_starting(c.command({"HSET", "hash:1", "a", "1", "b"}), "ERR wrong number of arguments"));
+    CHECK(c.command({"HLEN", "hash:1"}) == integer(4));
+    CHECK(c.command({"HSTRLEN", "hash:1", "b"}) == integer(1));
+    CHECK(c.command({"HDEL", "hash:1", "b", "nope"}) == integer(1));
+    CHECK(c.command({"HKEYS", "hash:1"}) == Reply::array({bulk("a"), bulk("c"), bulk("zero")}));
+    CHECK(c.command({"HSCAN", "hash:1", "0", "MATCH", "[az]*"}) ==
+          Reply::array({bulk("0"), Reply::array({bulk("a"), bulk("42"), bulk("zero"), bulk("0")})}));
+    CHECK(c.command({"HSCAN", "hash:1", "x"}) == Reply::error("ERR invalid cursor"));
+    CHECK(c.command({"TYPE", "hash:1"}) == Reply::string("hash"));
+    CHECK(is_error_starting(c.command({"GET", "hash:1"}), "WRONGTYPE"));
+    CHECK(is_error_starting(c.command({"HGET", "set:1", "f"}), "WRONGTYPE"));
+    // Emptied by HDEL: gone.
+    CHECK(c.command({"HDEL", "hash:1", "a", "c", "zero"}) == integer(3));
+    CHECK(c.command({"EXISTS", "hash:1"}) == integer(0));
+    CHECK(c.command({"HGETALL", "hash:1"}) == Reply::array({}));
+}
+
+TEST_CASE("FLUSHALL and FLUSHDB are refused with the reason, and delete nothing") {
+    Single node;
+    RedisClient c = node.client();
+    CHECK(c.command({"SET", "k", "v"}) == ok);
+    CHECK(is_error_starting(c.command({"FLUSHALL"}), "ERR flushall is not supported: a delete at one region"));
+    CHECK(is_error_starting(c.command({"FLUSHDB", "ASYNC"}), "ERR flushdb is not supported"));
+    CHECK(c.command({"GET", "k"}) == bulk("v"));
 }
 
 TEST_CASE("EXISTS TYPE KEYS SCAN and DBSIZE see every key of every type") {

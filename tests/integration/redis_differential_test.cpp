@@ -40,6 +40,10 @@ type = "counter"
 [[policy]]
 match = "set:*"
 type = "set"
+
+[[policy]]
+match = "hash:*"
+type = "hash"
 )";
 
 // A redis-server on a free loopback port, nothing persisted, killed with the test.
@@ -115,18 +119,22 @@ struct Generator {
     std::string string_key() { return "s:" + std::to_string(below(5)); }
     std::string counter_key() { return "cnt:" + std::to_string(below(4)); }
     std::string set_key() { return "set:" + std::to_string(below(4)); }
+    std::string hash_key() { return "hash:" + std::to_string(below(4)); }
     std::string any_key() {
-        switch (below(3)) {
+        switch (below(4)) {
             case 0:
                 return string_key();
             case 1:
                 return counter_key();
+            case 2:
+                return hash_key();
             default:
                 return set_key();
         }
     }
     std::string value() { return chance(70) ? pick(values) : std::to_string(below(1000)); }
     std::string member() { return "m" + std::to_string(below(6)); }
+    std::string field() { return "f" + std::to_string(below(6)); }
 
     // A time for an expiry: seconds or milliseconds (relative or Unix), never one that runs out
     // during the run unless it is already past (`past_ok`); invalid ones too. SET is never given
@@ -288,6 +296,59 @@ struct Generator {
         }
     }
 
+    Command hash_command() {
+        const std::string k = hash_key();
+        switch (below(16)) {
+            case 0:
+            case 1:
+            case 2: {
+                Command c{chance(85) ? "HSET" : "HMSET", k};
+                for (std::size_t n = 1 + below(3); n > 0; --n) {
+                    c.push_back(field());
+                    c.push_back(value());
+                }
+                if (chance(8)) c.pop_back();  // odd: wrong number of arguments
+                return c;
+            }
+            case 3:
+                return {"HSETNX", k, field(), value()};
+            case 4:
+                return {"HGET", k, field()};
+            case 5: {
+                Command c{"HMGET", k};
+                for (std::size_t n = 1 + below(3); n > 0; --n) c.push_back(field());
+                return c;
+            }
+            case 6: {
+                Command c{"HDEL", k};
+                for (std::size_t n = 1 + below(2); n > 0; --n) c.push_back(field());
+                return c;
+            }
+            case 7:
+                return {pick(std::vector<std::string>{"HGETALL", "HKEYS", "HVALS", "HLEN"}), k};
+            case 8:
+                return {chance(50) ? "HEXISTS" : "HSTRLEN", k, field()};
+            case 9:
+            case 10:
+                return {"HINCRBY", k, field(), chance(70) ? std::to_string(below(20)) : pick(integers)};
+            case 11:
+                return {"HINCRBYFLOAT", k, field(), chance(60) ? pick(values) : std::to_string(below(50))};
+            case 12: {
+                Command c{"HSCAN", k, pick(std::vector<std::string>{"0", "0", "7", "-1", "abc"})};
+                static const std::vector<Command> options = {
+                    {"MATCH", "f1*"}, {"MATCH", "*"}, {"COUNT", "2"}, {"COUNT", "0"},
+                    {"COUNT", "abc"}, {"BAD", "x"},   {"COUNT"}};
+                for (std::size_t n = below(3); n > 0; --n) {
+                    const Command& option = pick(options);
+                    c.insert(c.end(), option.begin(), option.end());
+                }
+                return c;
+            }
+            default:
+                return {"HSET", k, field(), chance(50) ? std::to_string(below(100)) : value()};
+        }
+    }
+
     Command key_command() {
         switch (below(6)) {
             case 0:
@@ -324,6 +385,13 @@ struct Generator {
                                                    {"INCRBY", "cnt:1"},
                                                    {"SADD", "set:1"},
                                                    {"SCARD"},
+                                                   {"HSET", "hash:1", "f"},
+                                                   {"HGET", "hash:1"},
+                                                   {"HDEL", "hash:1"},
+                                                   {"HINCRBY", "hash:1", "f"},
+                                                   {"HSCAN", "hash:1"},
+                                                   {"HGETALL"},
+                                                   {"HSETNX", "hash:1", "f"},
                                                    {"DEL"},
                                                    {"EXISTS"},
                                                    {"TYPE"},
@@ -343,17 +411,27 @@ struct Generator {
 
     Command any_command() {
         const std::size_t roll = below(100);
-        if (roll < 30) return string_command();
-        if (roll < 50) return counter_command();
-        if (roll < 66) return set_family_command();
+        if (roll < 24) return string_command();
+        if (roll < 40) return counter_command();
+        if (roll < 53) return set_family_command();
+        if (roll < 66) return hash_command();
         if (roll < 80) return expiry_command();
         if (roll < 94) return key_command();
         return malformed();
     }
 
-    // A command of the other family on `key`, which holds a value in Redis: WRONGTYPE in both.
+    // A command of another family on `key`, which holds a value in Redis: WRONGTYPE in both.
     Command cross_type(const std::string& key) {
-        if (key.rfind("set:", 0) == 0) {
+        const bool is_hash = key.rfind("hash:", 0) == 0;
+        if (!is_hash && chance(40)) {
+            static const std::vector<std::string> names = {"HGET", "HSET", "HLEN", "HGETALL",
+                                                           "HINCRBY", "HDEL"};
+            const std::string& name = pick(names);
+            if (name == "HSET" || name == "HINCRBY") return {name, key, field(), "1"};
+            if (name == "HGET" || name == "HDEL") return {name, key, field()};
+            return {name, key};
+        }
+        if (key.rfind("set:", 0) == 0 || (is_hash && chance(50))) {
             static const std::vector<std::string> names = {"GET",  "STRLEN", "APPEND",
                                                            "INCR", "GETDEL", "INCRBYFLOAT"};
             const std::string& name = pick(names);
@@ -374,10 +452,33 @@ std::string upper(std::string s) {
     return s;
 }
 
+// A flat field, value, field, value... list with its pairs sorted by field.
+Reply::Array sorted_pairs(const Reply::Array& flat) {
+    std::vector<std::size_t> starts;
+    for (std::size_t i = 0; i + 1 < flat.size(); i += 2) starts.push_back(i);
+    std::sort(starts.begin(), starts.end(),
+              [&](std::size_t a, std::size_t b) { return flat[a].describe() < flat[b].describe(); });
+    Reply::Array out;
+    for (std::size_t i : starts) {
+        out.push_back(flat[i]);
+        out.push_back(flat[i + 1]);
+    }
+    if (flat.size() % 2 != 0) out.push_back(flat.back());
+    return out;
+}
+
 // Order-free replies compared sorted.
 Reply normalized(const Command& command, Reply reply) {
     const std::string name = upper(command[0]);
-    if ((name == "SMEMBERS" || name == "KEYS") && reply.is_array()) {
+    // Field-value pairs sorted by field (Redis lists a small hash in insertion order).
+    if (name == "HGETALL" && reply.is_array()) return Reply::array(sorted_pairs(reply.as_array()));
+    if (name == "HSCAN" && reply.is_array() && reply.as_array().size() == 2 &&
+        reply.as_array()[1].is_array()) {
+        Reply::Array outer = std::move(reply).as_array();
+        outer[1] = Reply::array(sorted_pairs(outer[1].as_array()));
+        return Reply::array(std::move(outer));
+    }
+    if ((name == "SMEMBERS" || name == "KEYS" || name == "HKEYS" || name == "HVALS") && reply.is_array()) {
         Reply::Array elements = std::move(reply).as_array();
         std::sort(elements.begin(), elements.end(),
                   [](const Reply& a, const Reply& b) { return a.describe() < b.describe(); });

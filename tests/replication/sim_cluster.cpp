@@ -37,6 +37,7 @@ const std::vector<std::string> counter_keys = {"c0", "c1", "c2"};
 const std::vector<std::string> set_keys = {"s0", "s1"};
 const std::vector<std::string> register_keys = {"r0", "r1", "r2"};
 const std::vector<std::string> bounded_keys = {"b0", "b1"};
+const std::vector<std::string> hash_keys = {"h0"};
 
 std::int64_t floor_of(const std::string& key) {
     return key == "b1" ? -50 : 0;
@@ -206,7 +207,7 @@ void SimCluster::client_op(int index) {
     Op op;
     op.node = index;
     std::optional<crdt::Value> delta;
-    switch (options_.withdrawals && rng_() % 4 != 0 ? 9 : rng_() % 10) {
+    switch (options_.withdrawals && rng_() % 4 != 0 ? 9 : rng_() % 12) {
         case 0:
         case 1: {
             op.kind = Op::Kind::counter_add;
@@ -258,6 +259,26 @@ void SimCluster::client_op(int index) {
             delta = crdt::Value(state_of(op.key, crdt::ValueType::lww)
                                     .as<crdt::Register>()
                                     ->assign(self, op.stamp, value));
+            break;
+        }
+        case 10:
+        case 11: {
+            op.key = pick(hash_keys);
+            op.element = "f" + std::to_string(rng_() % 3);
+            auto* hash = state_of(op.key, crdt::ValueType::hash).as<crdt::Hash>();
+            if (rng_() % 2 == 0) {
+                op.kind = Op::Kind::hash_set;
+                op.amount = static_cast<std::int64_t>(rng_() % 100);
+                op.stamp = node.store.clock() = crdt::Hlc::tick(node.store.clock(), physical_ms(index));
+                op.observed_records = node.store.version_vector();
+                delta = crdt::Value(hash->set(self, op.stamp, op.element, std::to_string(op.amount)));
+            } else {
+                op.kind = Op::Kind::hash_incr;
+                op.amount = 1 + static_cast<std::int64_t>(rng_() % 20);
+                if (rng_() % 2 == 0) op.amount = -op.amount;
+                auto d = hash->increment(self, op.element, op.amount);
+                if (d) delta = crdt::Value(std::move(*d));
+            }
             break;
         }
         default: {
@@ -570,6 +591,40 @@ std::string SimCluster::check_final() {
                    (actual_deadline ? std::to_string(*actual_deadline) : std::string("never")) +
                    ", the model says " +
                    (expected_deadline ? std::to_string(*expected_deadline) : std::string("never"));
+    }
+    // Hashes: a field shows its surviving HSET with the highest (stamp, writer), plus every
+    // surviving HINCRBY of it that no surviving HSET of it had observed.
+    for (const auto& key : hash_keys) {
+        auto it = keyspace.find(key);
+        const crdt::Hash* hash = it == keyspace.end() ? nullptr : it->second.as<crdt::Hash>();
+        for (const std::string field : {"f0", "f1", "f2"}) {
+            const Op* winner = nullptr;
+            for (const Op& op : ops_) {
+                if (op.kind != Op::Kind::hash_set || op.key != key || op.element != field || !survived(op))
+                    continue;
+                if (!winner || std::tie(winner->stamp, winner->dot.replica) < std::tie(op.stamp, op.dot.replica))
+                    winner = &op;
+            }
+            std::int64_t sum = 0;
+            bool incremented = false;
+            for (const Op& op : ops_) {
+                if (op.kind != Op::Kind::hash_incr || op.key != key || op.element != field || !survived(op))
+                    continue;
+                const bool reset = std::any_of(ops_.begin(), ops_.end(), [&](const Op& set) {
+                    return set.kind == Op::Kind::hash_set && set.key == key && set.element == field &&
+                           survived(set) && set.observed_records.contains(op.dot);
+                });
+                if (reset) continue;
+                sum += op.amount;
+                incremented = true;
+            }
+            std::optional<std::string> expected;
+            if (winner || incremented) expected = std::to_string((winner ? winner->amount : 0) + sum);
+            const auto actual = hash ? hash->value_of(field) : std::nullopt;
+            if (actual != expected)
+                return "hash " + key + " field " + field + " holds '" + actual.value_or("(nil)") +
+                       "', the model '" + expected.value_or("(nil)") + "'";
+        }
     }
     // Bounded counters: each replica's entry is the running total of a prefix of
     // its acknowledged operations, at least as long as the prefix the version

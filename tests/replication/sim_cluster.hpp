@@ -51,7 +51,9 @@ struct Op {
         reg_expire,  // a TTL write on a register key: a deadline, or PERSIST (none)
         bc_increment,
         bc_decrement,
-        bc_transfer
+        bc_transfer,
+        hash_set,   // HSET of `element` (a field) to the number `amount`
+        hash_incr,  // HINCRBY of `element` by `amount`
     };
     Kind kind;
     int node = 0;
@@ -62,6 +64,7 @@ struct Op {
     crdt::Dot dot;          // the write's dot (replica, seq)
     crdt::Hlc stamp;        // register and TTL writes
     std::optional<std::uint64_t> deadline;  // reg_expire
+    crdt::VersionVector observed_records;   // hash_set: the records its region had applied
     bool acknowledged = false;
 };
 
