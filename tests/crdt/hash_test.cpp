@@ -101,7 +101,7 @@ TEST_CASE("hash: hincrby adds to the field's integer, and concurrent hincrbys al
     CHECK(a.value_of("fresh") == "7");
 }
 
-TEST_CASE("hash: an hset resets the increments it observed; a concurrent hincrby adds to it") {
+TEST_CASE("hash: an hset resets the increments it observed, and a concurrent hincrby adds to it") {
     Hash a, b;
     const Hash seed = a.set(us, at(1), "n", "10");
     b.join(seed);
@@ -125,7 +125,8 @@ TEST_CASE("hash: increments concurrent with an hset of a non-number leave the te
     CHECK(a.value_of("n") == "hello");
 }
 
-TEST_CASE("hash: an hdel of an incremented field hides it; increments arriving late stay reset") {
+TEST_CASE(
+    "hash: an hdel of an incremented field hides it, and increments arriving late stay reset") {
     Hash a, b;
     const Hash plus = *a.increment(us, "n", 4);
     const Hash removed = a.remove("n");

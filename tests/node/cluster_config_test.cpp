@@ -353,7 +353,7 @@ TEST_CASE("fsync is one of always, everysec and no") {
           "cluster.toml: fsync must be \"always\", \"everysec\" or \"no\", not \"sometimes\"");
 }
 
-TEST_CASE("default_policy is one of the four types") {
+TEST_CASE("default_policy is one of the policy types") {
     CHECK(parse_ok(head + "default_policy = \"set\"\n" + regions).policies.lookup("k").type ==
           ValueType::set);
     CHECK(parse_ok(head + "default_policy = \"counter\"\n" + regions).policies.fallback().type ==
@@ -362,8 +362,8 @@ TEST_CASE("default_policy is one of the four types") {
     CHECK(bounded.policies.fallback().type == ValueType::bounded_counter);
     CHECK(bounded.policies.fallback().min == 0);
     CHECK(error_of(head + "default_policy = \"mvr\"\n" + regions) ==
-          "cluster.toml: default_policy must be one of lww, counter, set, bounded_counter, not "
-          "\"mvr\"");
+          "cluster.toml: default_policy must be one of lww, counter, set, bounded_counter, hash, "
+          "not \"mvr\"");
 }
 
 TEST_CASE("tunables must be positive where zero makes no sense") {
@@ -567,13 +567,13 @@ TEST_CASE("a policy needs a match that is a valid glob") {
 TEST_CASE("a policy needs a known type") {
     CHECK(error_of(head + regions + policy("match = \"a:*\"")) ==
           "cluster.toml: [[policy]] #1 (match = \"a:*\"): missing type (one of lww, counter, set, "
-          "bounded_counter)");
+          "bounded_counter, hash)");
     CHECK(error_of(head + regions + policy("match = \"a:*\"\ntype = \"counters\"")) ==
           "cluster.toml: [[policy]] #1 (match = \"a:*\"): unknown type \"counters\" (one of lww, "
-          "counter, set, bounded_counter)");
+          "counter, set, bounded_counter, hash)");
     for (auto [name, type] :
          {std::pair{"lww", ValueType::lww}, std::pair{"counter", ValueType::counter},
-          std::pair{"set", ValueType::set}}) {
+          std::pair{"set", ValueType::set}, std::pair{"hash", ValueType::hash}}) {
         CAPTURE(name);
         const auto c = parse_ok(head + regions +
                                 policy("match = \"a:*\"\ntype = \"" + std::string(name) + "\""));
@@ -670,7 +670,7 @@ TEST_CASE("a policy repeating an earlier match is refused as unreachable") {
 TEST_CASE("a match with control characters is escaped in messages") {
     CHECK(error_of(head + regions + policy("match = \"a\\nb\\\"\"\ntype = \"x\"")) ==
           "cluster.toml: [[policy]] #1 (match = \"a\\u000ab\\\"\"): unknown type \"x\" (one of "
-          "lww, counter, set, bounded_counter)");
+          "lww, counter, set, bounded_counter, hash)");
 }
 
 // --- fingerprint -----------------------------------------------------------------------------
