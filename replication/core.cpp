@@ -163,6 +163,7 @@ void ReplicationCore::establish(LinkId id, Link& link, const crdt::VersionVector
     peer.scan_pending = false;
     peer.deferred.clear();
     peer.full_sync.reset();
+    peer.owed = {};
     ++peer.stats.links_established;
     if (auto start = log_.start_for(peer_vv)) {
         peer.cursor = *start;
@@ -326,6 +327,10 @@ void ReplicationCore::on_appended(const LoggedRecord& entry, std::uint64_t now_m
 void ReplicationCore::pump(Peer& peer, std::uint64_t now_ms) {
     if (!peer.link || peer.paused || peer.in_flight) return;
     if (peer.full_sync) return pump_full_sync(peer);
+    if (owes_full_sync(peer, now_ms)) {
+        start_full_sync(peer);
+        return pump_full_sync(peer);
+    }
 
     BatchBuilder batch;
     peer.scan_pending = false;
@@ -373,6 +378,7 @@ ReplicationCore::Verdict ReplicationCore::consider(Peer& peer, const LoggedRecor
                                                    BatchBuilder& batch, std::uint64_t now_ms,
                                                    bool may_defer) {
     const LogRecord& record = *entry.record;
+    if (record.kind == LogRecord::Kind::vv_merge) note_owed(peer, record.merged, now_ms);
     if (record.kind != LogRecord::Kind::deltas) return Verdict::skipped;  // local bookkeeping only
     if (record.hi <= peer.sent.get(record.origin)) return Verdict::skipped;
     if (may_defer && delay_relay(peer, record) &&
@@ -395,12 +401,33 @@ bool ReplicationCore::delay_relay(const Peer& peer, const LogRecord& record) con
     return record.origin.region != options_.self.region && record.origin.region != peer.region;
 }
 
+// A full sync delivered records to this node as state, so the log skips from before them to
+// after them. A peer that lacks some may still get them as records from another region (their
+// origin, or one that logged them); failing that, only a full sync of its own brings them.
+void ReplicationCore::note_owed(Peer& peer, const crdt::VersionVector& merged,
+                                std::uint64_t now_ms) {
+    if (peer.sent.includes(merged)) return;
+    if (peer.owed.empty()) peer.owed_since_ms = now_ms;
+    peer.owed.merge(merged);
+}
+
+bool ReplicationCore::owes_full_sync(Peer& peer, std::uint64_t now_ms) {
+    if (peer.owed.empty()) return false;
+    if (peer.sent.includes(peer.owed)) {
+        peer.owed = {};
+        return false;
+    }
+    // Wait for relayed records still queued here, and give other regions time to relay theirs.
+    return peer.deferred.empty() && age(now_ms, peer.owed_since_ms) >= options_.peer_timeout_ms;
+}
+
 void ReplicationCore::start_full_sync(Peer& peer) {
     FullSync sync;
     sync.vv = log_.version_vector();
     sync.resume_lsn = log_.appended_lsn();
     peer.full_sync = std::move(sync);
     peer.deferred.clear();
+    peer.owed = {};
 }
 
 void ReplicationCore::pump_full_sync(Peer& peer) {

@@ -202,6 +202,11 @@ private:
         bool in_flight = false;                   // a batch is queued in the transport
         bool scan_pending = false;                // the last pump stopped early
         std::optional<FullSync> full_sync;
+        // What vv_merge records the scan passed brought as state that the peer had not been
+        // sent: no record of it will ever be in the log. If the peer has not acknowledged it
+        // from elsewhere by owed_since_ms + peer_timeout_ms, it gets a full sync.
+        crdt::VersionVector owed;
+        std::uint64_t owed_since_ms = 0;
     };
 
     void handle_hello(LinkId id, Link& link, std::string_view payload, std::uint64_t now_ms);
@@ -217,6 +222,8 @@ private:
     void pump(Peer& peer, std::uint64_t now_ms);
     void pump_full_sync(Peer& peer);
     void start_full_sync(Peer& peer);
+    void note_owed(Peer& peer, const crdt::VersionVector& merged, std::uint64_t now_ms);
+    bool owes_full_sync(Peer& peer, std::uint64_t now_ms);
     // Puts `entry` into `batch` if the peer needs it; false when the pump must stop.
     enum class Verdict { taken, skipped, deferred, gap };
     Verdict consider(Peer& peer, const LoggedRecord& entry, class BatchBuilder& batch,
