@@ -270,14 +270,21 @@ void SimCluster::client_op(int index) {
                 op.kind = Op::Kind::hash_set;
                 op.amount = static_cast<std::int64_t>(rng_() % 100);
                 op.stamp = node.store.clock() = crdt::Hlc::tick(node.store.clock(), physical_ms(index));
-                op.observed_records = node.store.version_vector();
+                if (auto it = hash->fields().find(op.element); it != hash->fields().end()) {
+                    const auto entries = it->second.counter.entries();
+                    op.observed_counts.assign(entries.begin(), entries.end());
+                }
                 delta = crdt::Value(hash->set(self, op.stamp, op.element, std::to_string(op.amount)));
             } else {
                 op.kind = Op::Kind::hash_incr;
                 op.amount = 1 + static_cast<std::int64_t>(rng_() % 20);
                 if (rng_() % 2 == 0) op.amount = -op.amount;
                 auto d = hash->increment(self, op.element, op.amount);
-                if (d) delta = crdt::Value(std::move(*d));
+                if (!d) break;
+                for (const auto& entry : hash->fields().at(op.element).counter.entries())
+                    if (entry.replica == self)
+                        op.running_total = op.amount > 0 ? entry.increments : entry.decrements;
+                delta = crdt::Value(std::move(*d));
             }
             break;
         }
@@ -592,6 +599,14 @@ std::string SimCluster::check_final() {
                    ", the model says " +
                    (expected_deadline ? std::to_string(*expected_deadline) : std::string("never"));
     }
+    // Whether an HSET had seen an HINCRBY (see Op::observed_counts).
+    const auto observed = [](const Op& set, const Op& incr) {
+        return std::any_of(
+            set.observed_counts.begin(), set.observed_counts.end(), [&](const auto& e) {
+                return e.replica == incr.dot.replica &&
+                       (incr.amount > 0 ? e.increments : e.decrements) >= incr.running_total;
+            });
+    };
     // Hashes: a field shows its surviving HSET with the highest (stamp, writer), plus every
     // surviving HINCRBY of it that no surviving HSET of it had observed.
     for (const auto& key : hash_keys) {
@@ -611,8 +626,8 @@ std::string SimCluster::check_final() {
                 if (op.kind != Op::Kind::hash_incr || op.key != key || op.element != field || !survived(op))
                     continue;
                 const bool reset = std::any_of(ops_.begin(), ops_.end(), [&](const Op& set) {
-                    return set.kind == Op::Kind::hash_set && set.key == key && set.element == field &&
-                           survived(set) && set.observed_records.contains(op.dot);
+                    return set.kind == Op::Kind::hash_set && set.key == key &&
+                           set.element == field && survived(set) && observed(set, op);
                 });
                 if (reset) continue;
                 sum += op.amount;

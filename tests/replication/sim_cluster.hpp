@@ -64,7 +64,12 @@ struct Op {
     crdt::Dot dot;          // the write's dot (replica, seq)
     crdt::Hlc stamp;        // register and TTL writes
     std::optional<std::uint64_t> deadline;  // reg_expire
-    crdt::VersionVector observed_records;   // hash_set: the records its region had applied
+    // hash_set: the field's counter entries its region held, which it resets. Not the region's
+    // version vector: a full-state sync delivers states newer than the vector it ends with.
+    std::vector<crdt::PnCounter::Entry> observed_counts;
+    // hash_incr: the writer's running total of increments (or of decrements) after this one,
+    // so an HSET observed it exactly when its entry for the writer had reached that total.
+    std::uint64_t running_total = 0;
     bool acknowledged = false;
 };
 
