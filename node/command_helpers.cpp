@@ -136,6 +136,20 @@ std::string format_long_double(long double value) {
     return text;
 }
 
+std::optional<std::string> float_sum(long double value, long double increment, std::string& reply) {
+    const long double sum = value + increment;
+    if (std::isnan(sum) || std::isinf(sum)) {
+        resp::error(reply, "ERR increment would produce NaN or Infinity");
+        return std::nullopt;
+    }
+    std::string text = format_long_double(sum);
+    if (text.empty()) {
+        resp::error(reply, "ERR increment would produce a number too long to store");
+        return std::nullopt;
+    }
+    return text;
+}
+
 std::optional<std::uint64_t> parse_scan_cursor(const std::string& text) {
     char* end = nullptr;
     errno = 0;

@@ -52,6 +52,9 @@ std::optional<long double> parse_long_double(const std::string& text);
 // Redis's ld2string(LD_STR_HUMAN): 17 decimals, trailing zeros and a bare '.' removed; empty
 // when it does not fit.
 std::string format_long_double(long double value);
+// The text INCRBYFLOAT and HINCRBYFLOAT store for value + increment, or nullopt after writing
+// Redis's error to `reply` (the sum is NaN or infinite, or too long to store).
+std::optional<std::string> float_sum(long double value, long double increment, std::string& reply);
 
 std::string ok();
 std::string integer(std::int64_t v);

@@ -165,15 +165,11 @@ void hincrbyfloat(Request& r) {
     const auto old = hash ? hash->value_of(r.args[2]) : std::nullopt;
     const auto value = old ? parse_long_double(*old) : std::optional<long double>(0);
     if (!value) return resp::error(r.reply, "ERR hash value is not a float");
-    const long double sum = *value + *increment;
-    if (std::isnan(sum) || std::isinf(sum))
-        return resp::error(r.reply, "ERR increment would produce NaN or Infinity");
-    std::string text = format_long_double(sum);
-    if (text.empty())
-        return resp::error(r.reply, "ERR increment would produce a number too long to store");
+    auto text = float_sum(*value, *increment, r.reply);
+    if (!text) return;
     std::string answer;
-    resp::bulk(answer, text);
-    const std::string pair[] = {r.args[2], std::move(text)};
+    resp::bulk(answer, *text);
+    const std::string pair[] = {r.args[2], std::move(*text)};
     write_fields(r, pair, [&answer](const Database::Committed&) { return answer; });
 }
 

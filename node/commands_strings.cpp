@@ -7,7 +7,6 @@
 // register then keeps one write (README, "Strings"). A home-routed key has one
 // region deciding, so there they are exact.
 #include <cctype>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
@@ -240,15 +239,11 @@ void incrbyfloat(Request& r) {
     const auto value = old ? parse_long_double(*old) : std::optional<long double>(0);
     const auto increment = parse_long_double(r.args[2]);
     if (!value || !increment) return resp::error(r.reply, "ERR value is not a valid float");
-    const long double sum = *value + *increment;
-    if (std::isnan(sum) || std::isinf(sum))
-        return resp::error(r.reply, "ERR increment would produce NaN or Infinity");
-    std::string text = format_long_double(sum);
-    if (text.empty())
-        return resp::error(r.reply, "ERR increment would produce a number too long to store");
+    auto text = float_sum(*value, *increment, r.reply);
+    if (!text) return;
     std::string answer;
-    resp::bulk(answer, text);
-    write_string(r, key, std::move(text), std::move(answer),
+    resp::bulk(answer, *text);
+    write_string(r, key, std::move(*text), std::move(answer),
                  TtlWrite{conflict::Ttl::keep, std::nullopt});
 }
 
