@@ -11,6 +11,8 @@ std::string_view name_of(OpKind kind) {
     switch (kind) {
         case OpKind::add:
             return "incrby";
+        case OpKind::field_add:
+            return "hincrby";
         case OpKind::set_add:
             return "sadd";
         case OpKind::set_remove:
@@ -44,8 +46,8 @@ namespace {
 std::string describe(const Op& op) {
     std::ostringstream out;
     out << name_of(op.kind) << " " << op.key;
-    if (op.kind == OpKind::add) out << " " << op.amount;
     if (!op.element.empty()) out << " " << op.element;
+    if (op.kind == OpKind::add || op.kind == OpKind::field_add) out << " " << op.amount;
     if (op.kind == OpKind::assign_expiring) out << " px " << op.ttl_ms;
     out << " by " << op.client << " at " << op.region << " [" << op.invoked_ms << ".."
         << op.completed_ms << "] " << name_of(op.outcome);
@@ -81,7 +83,7 @@ void check_number(const std::string& key, const KeyPolicy& policy,
     __extension__ using Wide = __int128;
     Wide acked = 0, unknown_up = 0, unknown_down = 0;
     for (const Op* op : ops) {
-        if (op->kind == OpKind::add) {
+        if (op->kind == OpKind::add || op->kind == OpKind::field_add) {
             if (op->outcome == Outcome::ok) acked += op->amount;
             if (op->outcome == Outcome::unknown)
                 (op->amount > 0 ? unknown_up : unknown_down) += op->amount;
@@ -239,9 +241,15 @@ CheckResult check(const std::vector<const History*>& histories, const FinalState
                   const std::function<KeyPolicy(const std::string&)>& policy_of,
                   const CheckOptions& options) {
     Report report(options);
-    std::map<std::string, KeyOps> by_key;
-    for (const History* history : histories)
-        for (const Op& op : *history) by_key[op.key].ops.push_back(&op);
+    std::map<std::string, KeyOps> by_key;  // a hash field's ops under its field_number
+    std::set<std::string> written;
+    for (const History* history : histories) {
+        for (const Op& op : *history) {
+            const bool field = op.kind == OpKind::field_add;
+            by_key[field ? field_number(op.key, op.element) : op.key].ops.push_back(&op);
+            written.insert(op.key);
+        }
+    }
     // Keys that hold something at the end but were never touched still get checked.
     for (const auto& [key, value] : final_state.numbers) by_key[key];
     for (const auto& [key, members] : final_state.sets) by_key[key];
@@ -269,7 +277,7 @@ CheckResult check(const std::vector<const History*>& histories, const FinalState
     std::vector<std::string> listed = final_state.keys;
     listed.insert(listed.end(), final_state.expiring.begin(), final_state.expiring.end());
     for (const std::string& key : listed) {
-        if (!by_key.contains(key))
+        if (!by_key.contains(key) && !written.contains(key))
             report.add("key \"" + key + "\" exists, but the workload never wrote it");
     }
     return report.take();

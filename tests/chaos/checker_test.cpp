@@ -100,6 +100,40 @@ TEST_CASE("unknown changes widen a counter's bounds only in their own direction"
     }
 }
 
+TEST_CASE("each hash field is checked as a counter of its own HINCRBYs") {
+    History h = {op(OpKind::field_add, "obj:0", Outcome::ok, 5, "f0"),
+                 op(OpKind::field_add, "obj:0", Outcome::ok, -2, "f1"),
+                 op(OpKind::field_add, "obj:0", Outcome::unknown, 7, "f1")};
+    FinalState f;
+    f.numbers["obj:0/f0"] = 5;
+    f.numbers["obj:0/f1"] = 5;
+    f.keys = {"obj:0"};
+    CheckResult r = run(h, f);
+    INFO(all(r));
+    CHECK(r.violation_count == 0);
+
+    // An increment of f0 that shows up in f1 is lost from one and invented in the other.
+    f.numbers["obj:0/f0"] = 0;
+    f.numbers["obj:0/f1"] = 10;
+    r = run(h, f);
+    INFO(all(r));
+    CHECK(r.violation_count == 2);
+    CHECK(mentions(r, "obj:0/f0: final value 0 outside [5, 5]"));
+    CHECK(mentions(r, "obj:0/f1: final value 10 outside [-2, 5]"));
+}
+
+TEST_CASE("a hash field no HINCRBY wrote is a violation") {
+    History h = {op(OpKind::field_add, "obj:1", Outcome::ok, 3, "f0")};
+    FinalState f;
+    f.numbers["obj:1/f0"] = 3;
+    f.numbers["obj:1/stray"] = 4;
+    f.keys = {"obj:1"};
+    const CheckResult r = run(h, f);
+    INFO(all(r));
+    CHECK(r.violation_count == 1);
+    CHECK(mentions(r, "obj:1/stray: final value 4 outside [0, 0]"));
+}
+
 TEST_CASE("a bounded counter read below its floor is a violation") {
     Op read = op(OpKind::read_number, "bc:0", Outcome::ok);
     read.number = -1;

@@ -17,20 +17,22 @@ namespace meridian::chaos {
 enum class Outcome { ok, failed, unknown };
 
 enum class OpKind {
-    add,          // INCRBY / DECRBY on a counter or bounded counter: `amount`
-    set_add,      // SADD key element (each element is added once, by one operation)
-    set_remove,   // SREM key element, issued only after this region showed the element
-    assign,       // SET key value (each value is written once)
+    add,              // INCRBY / DECRBY on a counter or bounded counter: `amount`
+    field_add,        // HINCRBY key element amount: a hash field used as a counter
+    set_add,          // SADD key element (each element is added once, by one operation)
+    set_remove,       // SREM key element, issued only after this region showed the element
+    assign,           // SET key value (each value is written once)
     assign_expiring,  // SET key value PX ttl_ms (each value is written once)
-    read_number,  // GET on a counter: `number`
-    read_set,     // SMEMBERS: `members`
+    read_number,      // GET on a counter: `number`
+    read_set,         // SMEMBERS: `members`
 };
 
 struct Op {
     OpKind kind = OpKind::add;
     std::string key;
-    std::int64_t amount = 0;  // add
-    std::string element;      // set_add, set_remove: the element; assign: the value
+    std::int64_t amount = 0;  // add, field_add
+    std::string
+        element;  // set_add, set_remove: the element; assign: the value; field_add: the field
     Outcome outcome = Outcome::unknown;
     std::string region;                  // where it ran
     std::string client;                  // which client ("us-east/1", "nemesis")
@@ -48,8 +50,14 @@ std::string_view name_of(OpKind kind);
 std::string_view name_of(Outcome outcome);
 
 // What a region reads at the end, once every region reads the same.
+// The name under which a hash field's number is checked (FinalState::numbers, KeyPolicy).
+inline std::string field_number(const std::string& key, const std::string& field) {
+    return key + "/" + field;
+}
+
 struct FinalState {
-    std::map<std::string, std::int64_t> numbers;                  // counters (absent key: 0)
+    // Counters (absent key: 0), and hash fields under field_number (absent field: 0).
+    std::map<std::string, std::int64_t> numbers;
     std::map<std::string, std::vector<std::string>> sets;         // members, sorted
     std::map<std::string, std::optional<std::string>> registers;  // nil: std::nullopt
     std::vector<std::string> keys;      // KEYS *, sorted, but for keys written with a TTL:

@@ -92,6 +92,16 @@ std::optional<Outcome> Recorder::add(const std::string& key, std::int64_t amount
     return write(std::move(op), {"INCRBY", key, std::to_string(amount)});
 }
 
+std::optional<Outcome> Recorder::field_add(const std::string& key, const std::string& field,
+                                           std::int64_t amount) {
+    Op op;
+    op.kind = OpKind::field_add;
+    op.key = key;
+    op.element = field;
+    op.amount = amount;
+    return write(std::move(op), {"HINCRBY", key, field, std::to_string(amount)});
+}
+
 std::optional<Outcome> Recorder::set_add(const std::string& key, const std::string& element) {
     Op op;
     op.kind = OpKind::set_add;

@@ -27,6 +27,8 @@ public:
 
     // Writes, recorded. Empty when no connection could be made: nothing was sent, nothing recorded.
     std::optional<Outcome> add(const std::string& key, std::int64_t amount);
+    std::optional<Outcome> field_add(const std::string& key, const std::string& field,
+                                     std::int64_t amount);
     std::optional<Outcome> set_add(const std::string& key, const std::string& element);
     std::optional<Outcome> set_remove(const std::string& key, const std::string& element);
     std::optional<Outcome> assign(const std::string& key, const std::string& value);

@@ -18,6 +18,8 @@ std::vector<std::string> numbered(const std::string& prefix, int count) {
 
 }  // namespace
 
+const std::vector<std::string> WorkloadKeys::hash_fields = {"f0", "f1", "f2", "f3"};
+
 WorkloadKeys WorkloadKeys::make(const std::vector<std::string>& regions, bool with_home) {
     WorkloadKeys keys;
     keys.counters = numbered("cnt:", 6);
@@ -25,6 +27,7 @@ WorkloadKeys WorkloadKeys::make(const std::vector<std::string>& regions, bool wi
     keys.sets = numbered("set:", 6);
     keys.registers = numbered("reg:", 6);
     keys.expiring = numbered("tmp:", 4);
+    keys.hashes = numbered("obj:", 3);
     if (with_home) {
         for (const std::string& region : regions) {
             for (int i = 0; i < 2; ++i)
@@ -40,12 +43,14 @@ std::string WorkloadKeys::policy_toml() {
     return "[[policy]]\nmatch = \"cnt:*\"\ntype = \"counter\"\n\n"
            "[[policy]]\nmatch = \"bc:*\"\ntype = \"bounded_counter\"\nmin = 0\n\n"
            "[[policy]]\nmatch = \"set:*\"\ntype = \"set\"\n\n"
+           "[[policy]]\nmatch = \"obj:*\"\ntype = \"hash\"\n\n"
            "[[policy]]\nmatch = \"acct:*\"\ntype = \"counter\"\nroute = \"home\"\nhome = "
            "\"{tag}\"\nmin = 0\n";
 }
 
 KeyPolicy WorkloadKeys::policy_of(const std::string& key) {
-    if (key.starts_with("cnt:")) return {KeyPolicy::Type::counter, 0};
+    // A hash field's field_number: its HINCRBYs add up as a counter's do.
+    if (key.starts_with("cnt:") || key.starts_with("obj:")) return {KeyPolicy::Type::counter, 0};
     if (key.starts_with("bc:") || key.starts_with("acct:"))
         return {KeyPolicy::Type::bounded_counter, 0};
     if (key.starts_with("set:")) return {KeyPolicy::Type::set, 0};
@@ -128,7 +133,10 @@ void Worker::step() {
     if (percent < 26) {
         // Increments and decrements, so an unknown one widens the bound both ways.
         const std::int64_t amount = between(0, 2) == 0 ? -between(1, 5) : between(1, 10);
-        recorder_.add(any(keys_.counters), amount);
+        if (percent < 20)
+            recorder_.add(any(keys_.counters), amount);
+        else
+            recorder_.field_add(any(keys_.hashes), any(WorkloadKeys::hash_fields), amount);
     } else if (percent < 44) {
         const std::string& key = any(keys_.sets);
         const std::string element = fresh_name();
