@@ -144,6 +144,8 @@ TEST_CASE("a node starts from examples/cluster.toml and serves its policies") {
     REQUIRE(up);
     CHECK(redis.command({"INCRBY", "counter:acct1", "5"}) == Reply::integer(5));
     CHECK(redis.command({"SADD", "myset", "a"}) == Reply::integer(1));
+    CHECK(redis.command({"HINCRBY", "hash:acct1", "visits", "2"}) == Reply::integer(2));
+    CHECK(redis.command({"TYPE", "hash:acct1"}) == Reply::string("hash"));
     CHECK(redis.command({"SET", "bounded:acct1", "1"}).is_error());  // WRONGTYPE
     const Reply policy = redis.command({"MERIDIAN", "POLICY", "home:{us-east}:acct1"});
     CHECK(policy.describe().find("us-east") != std::string::npos);
