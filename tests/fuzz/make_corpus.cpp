@@ -332,6 +332,8 @@ void resp(Corpus& corpus) {
         {"expiry", multibulk({"SET", "lock", "me", "NX", "PX", "30000"}) +
                        multibulk({"EXPIRE", "cnt:1", "10", "GT"}) + multibulk({"PTTL", "lock"}) +
                        multibulk({"GETEX", "lock", "PERSIST"})},
+        {"hash-multi", multibulk({"MULTI"}) + multibulk({"HSET", "hash:1", "f", "v", "g", "w"}) +
+                           multibulk({"HINCRBY", "hash:1", "n", "-3"}) + multibulk({"EXEC"})},
         {"binary", multibulk({"SET", std::string("k\0\r\n", 4), std::string(70, '\xff')})},
         {"inline", "PING\r\nSET  k   v\r\nECHO \"quoted arg\"\n"},
         {"inline-nul", std::string("GET k\0ignored\r\n", 15)},
