@@ -150,6 +150,28 @@ std::optional<std::string> float_sum(long double value, long double increment, s
     return text;
 }
 
+std::optional<ScanOptions> parse_scan_options(const std::vector<std::string>& args,
+                                              std::size_t first, bool with_type, std::string& out) {
+    ScanOptions options;
+    for (std::size_t i = first; i < args.size(); i += 2) {
+        if (i + 1 >= args.size()) return out = reply::syntax_error(), std::nullopt;
+        const std::string option = to_lower(args[i]);
+        if (option == "match") {
+            options.pattern = args[i + 1];
+        } else if (option == "count") {
+            auto n = parse_int(args[i + 1]);
+            if (!n) return out = reply::not_integer(), std::nullopt;
+            if (*n < 1) return out = reply::syntax_error(), std::nullopt;
+            options.count = static_cast<std::size_t>(*n);
+        } else if (option == "type" && with_type) {
+            options.type = to_lower(args[i + 1]);
+        } else {
+            return out = reply::syntax_error(), std::nullopt;
+        }
+    }
+    return options;
+}
+
 std::optional<std::uint64_t> parse_scan_cursor(const std::string& text) {
     char* end = nullptr;
     errno = 0;

@@ -43,6 +43,16 @@ void commit(Request& r, std::span<Database::KeyWrite> writes, const Database::Re
 // A SCAN or HSCAN cursor read as Redis reads it (strtoul: a sign and an empty text pass, a
 // leading space or anything after the digits does not); nullopt: "ERR invalid cursor".
 std::optional<std::uint64_t> parse_scan_cursor(const std::string& text);
+// SCAN's and HSCAN's options after the cursor.
+struct ScanOptions {
+    std::optional<std::string> pattern;  // MATCH
+    std::size_t count = 10;              // COUNT
+    std::optional<std::string> type;     // TYPE (SCAN only), lower-cased
+};
+// Reads MATCH, COUNT and, when `with_type`, TYPE from args[first..] as Redis does; nullopt after
+// writing Redis's error to `out`.
+std::optional<ScanOptions> parse_scan_options(const std::vector<std::string>& args,
+                                              std::size_t first, bool with_type, std::string& out);
 // Redis's TYPE name of a key's type.
 std::string_view type_name(crdt::ValueType type);
 // A bulk string, or nil.

@@ -180,20 +180,12 @@ void hscan(Request& r) {
     if (!parse_scan_cursor(r.args[2])) return resp::error(r.reply, "ERR invalid cursor");
     if (refuse_non_hash(r)) return;
     const crdt::Hash* hash = hash_of(r);
-    std::optional<std::string> pattern;
     // Redis checks the options only when the key exists.
-    for (std::size_t i = 3; hash && i < r.args.size(); i += 2) {
-        if (i + 1 >= r.args.size()) return void(r.reply = reply::syntax_error());
-        const std::string option = to_lower(r.args[i]);
-        if (option == "match") {
-            pattern = r.args[i + 1];
-        } else if (option == "count") {
-            auto n = parse_int(r.args[i + 1]);
-            if (!n) return void(r.reply = reply::not_integer());
-            if (*n < 1) return void(r.reply = reply::syntax_error());
-        } else {
-            return void(r.reply = reply::syntax_error());
-        }
+    std::optional<std::string> pattern;
+    if (hash) {
+        auto options = parse_scan_options(r.args, 3, /*with_type=*/false, r.reply);
+        if (!options) return;
+        pattern = std::move(options->pattern);
     }
     auto items = hash ? hash->items() : std::vector<std::pair<std::string, std::string>>{};
     if (pattern)

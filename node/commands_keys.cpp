@@ -28,27 +28,13 @@ void scan(Request& r) {
     auto parsed = parse_scan_cursor(r.args[1]);
     if (!parsed) return resp::error(r.reply, "ERR invalid cursor");
     std::uint64_t cursor = *parsed;
-    std::optional<std::string> pattern, type;
-    std::size_t count = 10;
-    for (std::size_t i = 2; i < r.args.size(); i += 2) {
-        if (i + 1 >= r.args.size()) return void(r.reply = reply::syntax_error());
-        const std::string option = to_lower(r.args[i]);
-        if (option == "match") {
-            pattern = r.args[i + 1];
-        } else if (option == "count") {
-            auto n = parse_int(r.args[i + 1]);
-            if (!n) return void(r.reply = reply::not_integer());
-            if (*n < 1) return void(r.reply = reply::syntax_error());
-            count = static_cast<std::size_t>(*n);
-        } else if (option == "type") {
-            type = to_lower(r.args[i + 1]);
-        } else {
-            return void(r.reply = reply::syntax_error());
-        }
-    }
+    const auto options = parse_scan_options(r.args, 2, /*with_type=*/true, r.reply);
+    if (!options) return;
+    const std::optional<std::string>& pattern = options->pattern;
+    const std::optional<std::string>& type = options->type;
     std::vector<std::string_view> found;
     const std::uint64_t now = r.node.db().now_ms();
-    cursor = r.node.db().keyspace().scan(cursor, count,
+    cursor = r.node.db().keyspace().scan(cursor, options->count,
                                          [&](std::string_view key, const crdt::Value& value) {
                                              if (!value.live_at(now)) return;
                                              if (pattern && !conflict::glob_match(*pattern, key))
