@@ -35,6 +35,7 @@ constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
 
 constexpr std::string_view kMetricsType = "text/plain; version=0.0.4; charset=utf-8";
 constexpr std::string_view kJsonType = "application/json";
+constexpr std::string_view kHtmlType = "text/html; charset=utf-8";
 constexpr std::string_view kTextType = "text/plain; charset=utf-8";
 
 }  // namespace
@@ -109,8 +110,12 @@ private:
         std::string_view target(request.target().data(), request.target().size());
         target = target.substr(0, target.find('?'));
         const std::function<std::string()>* render = nullptr;
+        const std::function<std::string()> page = [this] { return std::string(handlers_.page); };
         std::string_view content_type;
-        if (target == "/metrics" && handlers_.metrics) {
+        if (target == "/" && !handlers_.page.empty()) {
+            render = &page;
+            content_type = kHtmlType;
+        } else if (target == "/metrics" && handlers_.metrics) {
             render = &handlers_.metrics;
             content_type = kMetricsType;
         } else if (target == "/status" && handlers_.status) {

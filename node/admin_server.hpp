@@ -1,6 +1,7 @@
-// The operators' HTTP server on `admin_listen` (Boost.Beast): GET /metrics (Prometheus text) and
-// GET /status (JSON), rendered by the node's callbacks at request time. Runs on the node's one
-// io_context thread, like the callbacks it calls; construct, start and stop it on that thread.
+// The operators' HTTP server on `admin_listen` (Boost.Beast): GET /metrics (Prometheus text),
+// GET /status (JSON) and GET / (the status page, a static HTML page that polls /status), rendered
+// by the node's callbacks at request time. Runs on the node's one io_context thread, like the
+// callbacks it calls; construct, start and stop it on that thread.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -11,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "crdt/expected.hpp"
 
@@ -21,6 +23,7 @@ class AdminSession;
 struct AdminHandlers {
     std::function<std::string()> metrics;  // Prometheus text exposition; unset: 404
     std::function<std::string()> status;   // JSON; unset: 404
+    std::string_view page;                 // HTML served at /; empty: 404
 };
 
 class AdminServer {

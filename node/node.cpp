@@ -7,8 +7,9 @@
 #include "node/commands.hpp"
 #include "node/incarnation.hpp"
 #include "node/recovery.hpp"
-#include "node/restore.hpp"
 #include "node/resp_reply.hpp"
+#include "node/restore.hpp"
+#include "node/status_page.hpp"  // generated from node/status_page.html
 #include "storage/snapshot_file.hpp"
 
 namespace meridian::node {
@@ -163,7 +164,8 @@ Expected<void, std::string> Node::start() {
     if (!region_.admin_listen.empty()) {
         admin_ = std::make_unique<AdminServer>(
             io_, region_.admin_listen,
-            AdminHandlers{[this] { return metrics_text(); }, [this] { return status_json(); }});
+            AdminHandlers{[this] { return metrics_text(); }, [this] { return status_json(); },
+                          status_page_html});
         if (auto started = admin_->start(); !started)
             return unexpected("admin_listen " + region_.admin_listen + ": " + started.error());
     }

@@ -333,19 +333,65 @@ std::string Node::metrics_text() {
 }
 
 std::string Node::status_json() {
+    // Counters, not rates: the status page (node/status_page.html) works rates out between polls
+    // with now_ms, this node's steady clock.
     const std::uint64_t now = now_ms();
+    const ClientServerStats& s = clients_->stats();
+    const HomeRouterStats& h = home_->stats();
+    const RightsStats& b = rights_->stats();
     std::ostringstream out;
-    out << "{\"cluster\":\"" << json_escape(options_.config.cluster) << "\",\"region\":\"" << json_escape(region_.name)
-        << "\",\"region_id\":" << region_.id << ",\"epoch\":" << self_.epoch
-        << ",\"uptime_seconds\":" << (now - started_ms_) / 1000 << ",\"keys\":" << keyspace_.visible_size()
-        << ",\"wal_failed\":" << (log_->broken() ? "true" : "false") << ",\"version_vector\":\""
-        << log_->version_vector().to_string() << "\",\"peers\":[";
+    out << "{\"cluster\":\"" << json_escape(options_.config.cluster) << "\",\"region\":\""
+        << json_escape(region_.name) << "\",\"region_id\":" << region_.id
+        << ",\"epoch\":" << self_.epoch << ",\"now_ms\":" << now
+        << ",\"uptime_seconds\":" << (now - started_ms_) / 1000
+        << ",\"keys\":" << keyspace_.visible_size()
+        << ",\"keyspace_bytes\":" << keyspace_.memory_bytes()
+        << ",\"connected_clients\":" << clients_->connected_clients()
+        << ",\"commands_total\":" << s.total_commands_processed
+        << ",\"wal_failed\":" << (log_->broken() ? "true" : "false")
+        << ",\"wal\":{\"records_total\":" << log_->stats().records_appended
+        << ",\"bytes\":" << log_->wal_bytes() << ",\"fsyncs_total\":" << log_->stats().fsyncs
+        << ",\"tail_bytes\":" << log_->tail_memory_bytes()
+        << "},\"snapshots_total\":" << snapshotter_->stats().taken
+        << ",\"backups_total\":" << backups_->stats().completed
+        << ",\"coordination\":{\"forwarded_writes\":" << h.forwarded
+        << ",\"forwarded_unreachable\":" << h.unreachable
+        << ",\"forwarded_timeouts\":" << h.timed_out
+        << ",\"executed_for_peers\":" << h.executed_for_peers
+        << ",\"rights_transfers_requested\":" << b.transfers_requested
+        << ",\"rights_transfers_granted\":" << b.transfers_granted
+        << ",\"rights_transfers_refused\":" << b.transfers_refused
+        << ",\"decrements_waited\":" << b.decrements_waited
+        << ",\"decrements_refused\":" << b.decrements_refused << "},\"homes\":[";
     bool first = true;
+    for (const conflict::Policy& policy : options_.config.policies.rules()) {
+        if (!policy.home_routed) continue;
+        const std::string home =
+            policy.home.kind == conflict::HomeRule::Kind::fixed
+                ? std::string(options_.config.directory.name_of(policy.home.region))
+                : std::string("the {tag} in the key");
+        out << (first ? "" : ",") << "{\"match\":\"" << json_escape(policy.match)
+            << "\",\"home\":\"" << json_escape(home) << "\",\"type\":\""
+            << crdt::name_of(policy.type) << "\"}";
+        first = false;
+    }
+    out << "],\"version_vector\":\"" << log_->version_vector().to_string() << "\",\"peers\":[";
+    first = true;
     for (crdt::RegionId peer : core_->peers()) {
         const replication::PeerStatus st = core_->status(peer, now);
-        out << (first ? "" : ",") << "{\"region\":\"" << json_escape(options_.config.directory.name_of(peer))
-            << "\",\"state\":\"" << st.state << "\",\"paused\":" << (st.paused ? "true" : "false")
-            << ",\"lag_ms\":" << st.lag_ms << ",\"lag_records\":" << st.lag_records
+        const replication::PeerIo io = transport_->io(peer);
+        out << (first ? "" : ",") << "{\"region\":\""
+            << json_escape(options_.config.directory.name_of(peer)) << "\",\"state\":\"" << st.state
+            << "\",\"paused\":" << (st.paused ? "true" : "false") << ",\"lag_ms\":" << st.lag_ms
+            << ",\"lag_records\":" << st.lag_records << ",\"bytes_sent_raw\":" << io.bytes_sent_raw
+            << ",\"bytes_sent_wire\":" << io.bytes_sent_wire
+            << ",\"bytes_received_raw\":" << io.bytes_received_raw
+            << ",\"bytes_received_wire\":" << io.bytes_received_wire
+            << ",\"records_sent\":" << st.stats.records_sent
+            << ",\"records_received\":" << st.stats.records_received
+            << ",\"full_syncs_sent\":" << st.stats.full_syncs_sent
+            << ",\"full_syncs_received\":" << st.stats.full_syncs_received
+            << ",\"links_established\":" << st.stats.links_established
             << ",\"refused_handshakes\":" << st.stats.refused_handshakes
             << ",\"frames_refused\":" << st.stats.frames_refused << ",\"last_error\":\""
             << json_escape(st.stats.last_error) << "\"}";

@@ -18,6 +18,7 @@ packages=(
   redis-server redis-tools          # redis-cli for users, redis-server for side-by-side benchmarks
   clang libclang-rt-14-dev          # libFuzzer targets
   procps psmisc                     # pgrep/pkill/fuser used by the scripts
+  chromium                          # the status page's browser test (headless)
 )
 
 missing=()

@@ -32,6 +32,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr std::string_view kStatus = R"({"region":"us-east","peers":[]})";
+constexpr std::string_view kPage = "<!doctype html><title>status</title>";
 
 std::string lower(std::string s) {
     for (char& c : s) {
@@ -74,7 +75,8 @@ public:
 
 private:
     AdminHandlers handlers() {
-        return {[this] { return metrics_page(++scrapes_); }, [] { return std::string(kStatus); }};
+        return {[this] { return metrics_page(++scrapes_); }, [] { return std::string(kStatus); },
+                kPage};
     }
 
     boost::asio::io_context io_;
@@ -219,6 +221,19 @@ TEST_CASE("GET /status answers JSON, also with a query string") {
         CHECK(r->header("content-type") == "application/json");
         CHECK(r->body == kStatus);
     }
+}
+
+TEST_CASE("GET / answers the status page as HTML, and only / does") {
+    TestAdmin admin;
+    RawHttp http(admin.port());
+    const auto r = http.get("/");
+    REQUIRE(r.has_value());
+    CHECK(r->status == 200);
+    CHECK(r->header("content-type") == "text/html; charset=utf-8");
+    CHECK(r->body == kPage);
+    const auto other = http.get("/index.html");
+    REQUIRE(other.has_value());
+    CHECK(other->status == 404);
 }
 
 TEST_CASE("unknown paths answer 404 and other methods 405, on a connection that stays open") {
