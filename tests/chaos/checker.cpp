@@ -13,6 +13,8 @@ std::string_view name_of(OpKind kind) {
             return "incrby";
         case OpKind::field_add:
             return "hincrby";
+        case OpKind::field_assign:
+            return "hset";
         case OpKind::set_add:
             return "sadd";
         case OpKind::set_remove:
@@ -46,6 +48,7 @@ namespace {
 std::string describe(const Op& op) {
     std::ostringstream out;
     out << name_of(op.kind) << " " << op.key;
+    if (!op.field.empty()) out << " " << op.field;
     if (!op.element.empty()) out << " " << op.element;
     if (op.kind == OpKind::add || op.kind == OpKind::field_add) out << " " << op.amount;
     if (op.kind == OpKind::assign_expiring) out << " px " << op.ttl_ms;
@@ -175,7 +178,7 @@ void check_register(const std::string& key, const std::vector<const Op*>& ops,
     std::map<std::string, const Op*> writes;
     const Op* last_acked_start = nullptr;  // the acknowledged SET invoked last
     for (const Op* op : ops) {
-        if (op->kind != OpKind::assign) continue;
+        if (op->kind != OpKind::assign && op->kind != OpKind::field_assign) continue;
         writes.emplace(op->element, op);
         if (op->outcome == Outcome::ok &&
             (!last_acked_start || op->invoked_ms > last_acked_start->invoked_ms))
@@ -245,8 +248,8 @@ CheckResult check(const std::vector<const History*>& histories, const FinalState
     std::set<std::string> written;
     for (const History* history : histories) {
         for (const Op& op : *history) {
-            const bool field = op.kind == OpKind::field_add;
-            by_key[field ? field_number(op.key, op.element) : op.key].ops.push_back(&op);
+            const std::string& key = op.field.empty() ? op.key : field_number(op.key, op.field);
+            by_key[key].ops.push_back(&op);
             written.insert(op.key);
         }
     }

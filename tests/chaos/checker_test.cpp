@@ -43,6 +43,11 @@ Op op(OpKind kind, std::string key, Outcome outcome, std::int64_t amount = 0,
     return o;
 }
 
+Op field(Op o, std::string name) {
+    o.field = std::move(name);
+    return o;
+}
+
 CheckResult run(const History& history, const FinalState& final_state) {
     return check({&history}, final_state, &WorkloadKeys::policy_of);
 }
@@ -101,31 +106,53 @@ TEST_CASE("unknown changes widen a counter's bounds only in their own direction"
 }
 
 TEST_CASE("each hash field is checked as a counter of its own HINCRBYs") {
-    History h = {op(OpKind::field_add, "obj:0", Outcome::ok, 5, "f0"),
-                 op(OpKind::field_add, "obj:0", Outcome::ok, -2, "f1"),
-                 op(OpKind::field_add, "obj:0", Outcome::unknown, 7, "f1")};
+    History h = {field(op(OpKind::field_add, "obj:0", Outcome::ok, 5), "n0"),
+                 field(op(OpKind::field_add, "obj:0", Outcome::ok, -2), "n1"),
+                 field(op(OpKind::field_add, "obj:0", Outcome::unknown, 7), "n1")};
     FinalState f;
-    f.numbers["obj:0/f0"] = 5;
-    f.numbers["obj:0/f1"] = 5;
+    f.numbers["obj:0/n0"] = 5;
+    f.numbers["obj:0/n1"] = 5;
     f.keys = {"obj:0"};
     CheckResult r = run(h, f);
     INFO(all(r));
     CHECK(r.violation_count == 0);
 
     // An increment of f0 that shows up in f1 is lost from one and invented in the other.
-    f.numbers["obj:0/f0"] = 0;
-    f.numbers["obj:0/f1"] = 10;
+    f.numbers["obj:0/n0"] = 0;
+    f.numbers["obj:0/n1"] = 10;
     r = run(h, f);
     INFO(all(r));
     CHECK(r.violation_count == 2);
-    CHECK(mentions(r, "obj:0/f0: final value 0 outside [5, 5]"));
-    CHECK(mentions(r, "obj:0/f1: final value 10 outside [-2, 5]"));
+    CHECK(mentions(r, "obj:0/n0: final value 0 outside [5, 5]"));
+    CHECK(mentions(r, "obj:0/n1: final value 10 outside [-2, 5]"));
+}
+
+TEST_CASE("a hash text field is checked as a register of its own HSETs") {
+    History h = {field(op(OpKind::field_assign, "obj:2", Outcome::ok, 0, "old"), "t0"),
+                 field(op(OpKind::field_assign, "obj:2", Outcome::ok, 0, "new"), "t0"),
+                 field(op(OpKind::field_assign, "obj:2", Outcome::ok, 0, "other"), "t1")};
+    FinalState f;
+    f.registers["obj:2/t0"] = "new";
+    f.registers["obj:2/t1"] = "other";
+    f.keys = {"obj:2"};
+    CheckResult r = run(h, f);
+    INFO(all(r));
+    CHECK(r.violation_count == 0);
+
+    // t0's first HSET was acknowledged before the second began: it cannot win.
+    f.registers["obj:2/t0"] = "old";
+    f.registers["obj:2/t1"] = "new";  // a value only t0 was given
+    r = run(h, f);
+    INFO(all(r));
+    CHECK(r.violation_count == 2);
+    CHECK(mentions(r, "obj:2/t0: the final value comes from hset obj:2 t0 old"));
+    CHECK(mentions(r, "obj:2/t1: holds \"new\", which no SET wrote"));
 }
 
 TEST_CASE("a hash field no HINCRBY wrote is a violation") {
-    History h = {op(OpKind::field_add, "obj:1", Outcome::ok, 3, "f0")};
+    History h = {field(op(OpKind::field_add, "obj:1", Outcome::ok, 3), "n0")};
     FinalState f;
-    f.numbers["obj:1/f0"] = 3;
+    f.numbers["obj:1/n0"] = 3;
     f.numbers["obj:1/stray"] = 4;
     f.keys = {"obj:1"};
     const CheckResult r = run(h, f);

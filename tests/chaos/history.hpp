@@ -18,7 +18,8 @@ enum class Outcome { ok, failed, unknown };
 
 enum class OpKind {
     add,              // INCRBY / DECRBY on a counter or bounded counter: `amount`
-    field_add,        // HINCRBY key element amount: a hash field used as a counter
+    field_add,        // HINCRBY key field amount: a hash field used as a counter
+    field_assign,     // HSET key field value (each value is written once)
     set_add,          // SADD key element (each element is added once, by one operation)
     set_remove,       // SREM key element, issued only after this region showed the element
     assign,           // SET key value (each value is written once)
@@ -31,8 +32,8 @@ struct Op {
     OpKind kind = OpKind::add;
     std::string key;
     std::int64_t amount = 0;  // add, field_add
-    std::string
-        element;  // set_add, set_remove: the element; assign: the value; field_add: the field
+    std::string element;      // set_add, set_remove: the element; assign, field_assign: the value
+    std::string field;        // field_add, field_assign: the hash field
     Outcome outcome = Outcome::unknown;
     std::string region;                  // where it ran
     std::string client;                  // which client ("us-east/1", "nemesis")

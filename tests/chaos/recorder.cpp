@@ -97,9 +97,19 @@ std::optional<Outcome> Recorder::field_add(const std::string& key, const std::st
     Op op;
     op.kind = OpKind::field_add;
     op.key = key;
-    op.element = field;
+    op.field = field;
     op.amount = amount;
     return write(std::move(op), {"HINCRBY", key, field, std::to_string(amount)});
+}
+
+std::optional<Outcome> Recorder::field_assign(const std::string& key, const std::string& field,
+                                              const std::string& value) {
+    Op op;
+    op.kind = OpKind::field_assign;
+    op.key = key;
+    op.field = field;
+    op.element = value;
+    return write(std::move(op), {"HSET", key, field, value});
 }
 
 std::optional<Outcome> Recorder::set_add(const std::string& key, const std::string& element) {

@@ -29,6 +29,8 @@ public:
     std::optional<Outcome> add(const std::string& key, std::int64_t amount);
     std::optional<Outcome> field_add(const std::string& key, const std::string& field,
                                      std::int64_t amount);
+    std::optional<Outcome> field_assign(const std::string& key, const std::string& field,
+                                        const std::string& value);
     std::optional<Outcome> set_add(const std::string& key, const std::string& element);
     std::optional<Outcome> set_remove(const std::string& key, const std::string& element);
     std::optional<Outcome> assign(const std::string& key, const std::string& value);

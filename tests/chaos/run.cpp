@@ -132,14 +132,21 @@ RegionRead read_region(test::Cluster& cluster, const std::string& region,
             fail("HGETALL " + key, r);
             continue;
         }
-        for (const auto& field : WorkloadKeys::hash_fields)
+        for (const auto& field : WorkloadKeys::number_fields)
             read.state.numbers[field_number(key, field)] = 0;
-        // A field the workload never wrote is kept too: the checker reports it.
+        for (const auto& field : WorkloadKeys::text_fields)
+            read.state.registers[field_number(key, field)] = std::nullopt;
+        // A field the workload never wrote is kept too (as text): the checker reports it.
         const auto& pairs = r.as_array();
         for (std::size_t p = 0; p < pairs.size(); p += 2) {
+            const std::string name = field_number(key, pairs[p].as_string());
+            const std::string& value = pairs[p + 1].as_string();
+            if (!read.state.numbers.contains(name)) {
+                read.state.registers[name] = value;
+                continue;
+            }
             try {
-                read.state.numbers[field_number(key, pairs[p].as_string())] =
-                    std::stoll(pairs[p + 1].as_string());
+                read.state.numbers[name] = std::stoll(value);
             } catch (const std::exception&) {
                 fail("HGETALL " + key, r);
             }
@@ -201,9 +208,14 @@ std::vector<std::string> differences(const std::string& a_name, const RegionRead
         }
     }
     for (const auto& [key, v] : a.state.registers) {
-        const auto& other = b.state.registers.at(key);
-        if (v != other) note(key, show(v), show(other));
+        const auto other = b.state.registers.find(key);
+        if (other == b.state.registers.end())
+            note(key, show(v), "absent");
+        else if (v != other->second)
+            note(key, show(v), show(other->second));
     }
+    for (const auto& [key, v] : b.state.registers)
+        if (!a.state.registers.contains(key)) note(key, "absent", show(v));
     if (a.state.keys != b.state.keys) note("KEYS *", show(a.state.keys), show(b.state.keys));
     if (a.vv != b.vv) note("MERIDIAN VV", "\"" + a.vv + "\"", "\"" + b.vv + "\"");
     return out;

@@ -18,7 +18,8 @@ std::vector<std::string> numbered(const std::string& prefix, int count) {
 
 }  // namespace
 
-const std::vector<std::string> WorkloadKeys::hash_fields = {"f0", "f1", "f2", "f3"};
+const std::vector<std::string> WorkloadKeys::number_fields = {"n0", "n1", "n2", "n3"};
+const std::vector<std::string> WorkloadKeys::text_fields = {"t0", "t1"};
 
 WorkloadKeys WorkloadKeys::make(const std::vector<std::string>& regions, bool with_home) {
     WorkloadKeys keys;
@@ -49,7 +50,10 @@ std::string WorkloadKeys::policy_toml() {
 }
 
 KeyPolicy WorkloadKeys::policy_of(const std::string& key) {
-    // A hash field's field_number: its HINCRBYs add up as a counter's do.
+    // A hash field's field_number: HINCRBYs of a number field add up as a counter's do; HSETs
+    // of a text field resolve as an LWW register's SETs do.
+    if (key.starts_with("obj:") && key.find("/t") != std::string::npos)
+        return {KeyPolicy::Type::lww, 0};
     if (key.starts_with("cnt:") || key.starts_with("obj:")) return {KeyPolicy::Type::counter, 0};
     if (key.starts_with("bc:") || key.starts_with("acct:"))
         return {KeyPolicy::Type::bounded_counter, 0};
@@ -136,7 +140,7 @@ void Worker::step() {
         if (percent < 20)
             recorder_.add(any(keys_.counters), amount);
         else
-            recorder_.field_add(any(keys_.hashes), any(WorkloadKeys::hash_fields), amount);
+            recorder_.field_add(any(keys_.hashes), any(WorkloadKeys::number_fields), amount);
     } else if (percent < 44) {
         const std::string& key = any(keys_.sets);
         const std::string element = fresh_name();
@@ -148,8 +152,10 @@ void Worker::step() {
         if (!element) return;
         if (recorder_.is_member(key, *element) != true) return;
         if (recorder_.set_remove(key, *element) == Outcome::ok) added_.forget(key, *element);
-    } else if (percent < 66) {
+    } else if (percent < 63) {
         recorder_.assign(any(keys_.registers), fresh_name());
+    } else if (percent < 66) {
+        recorder_.field_assign(any(keys_.hashes), any(WorkloadKeys::text_fields), fresh_name());
     } else if (percent < 72) {
         recorder_.assign_expiring(any(keys_.expiring), fresh_name(),
                                   static_cast<std::uint64_t>(between(100, kMaxTtlMs)));

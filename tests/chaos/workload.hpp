@@ -1,8 +1,8 @@
 // The chaos run's workload: the keys (and the cluster-file policies that type them) and the
-// client threads that hammer every region with INCRBY/DECRBY, HINCRBY, SADD of unique elements,
-// SREM of elements the region showed, SET of unique values (some with a short TTL), and reads. A
-// Worker runs on its own thread and touches only its Recorder and the shared element registry
-// (locked).
+// client threads that hammer every region with INCRBY/DECRBY, HINCRBY, HSET, SADD of unique
+// elements, SREM of elements the region showed, SET of unique values (some with a short TTL), and
+// reads. A Worker runs on its own thread and touches only its Recorder and the shared element
+// registry (locked).
 #pragma once
 
 #include <atomic>
@@ -25,8 +25,9 @@ struct WorkloadKeys {
     std::vector<std::string> sets;       // set:*   set
     std::vector<std::string> registers;  // reg:*   lww (the default policy)
     std::vector<std::string> expiring;   // tmp:*   lww, every SET with a TTL of at most 1.5 s
-    std::vector<std::string> hashes;     // obj:*   hash, fields `hash_fields` by HINCRBY
-    static const std::vector<std::string> hash_fields;
+    std::vector<std::string> hashes;     // obj:*   hash: number_fields by HINCRBY,
+    static const std::vector<std::string> number_fields;  // text_fields by HSET of unique values
+    static const std::vector<std::string> text_fields;
     std::vector<std::string> home;  // acct:{region}:*  counter, route home, min 0 (may be empty)
 
     // `regions` name the home tags; `with_home` false leaves `home` empty.
