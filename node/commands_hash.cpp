@@ -1,5 +1,5 @@
 // Hash commands: HSET HMSET HSETNX HGET HMGET HDEL HGETALL HKEYS HVALS HLEN
-// HEXISTS HSTRLEN HINCRBY HINCRBYFLOAT HSCAN, on keys whose policy type is
+// HEXISTS HSTRLEN HINCRBY HINCRBYFLOAT HSCAN HRANDFIELD, on keys whose policy type is
 // `hash` (crdt/hash.hpp: fields are add-wins against HDEL and DEL, HSET is
 // last-writer-wins per field, HINCRBY adds as a counter).
 //
@@ -8,7 +8,9 @@
 // Checks run in Redis's order (arguments, then the key's type, then the field),
 // so every error reads as Redis's does.
 #include <algorithm>
+#include <climits>
 #include <cmath>
+#include <random>
 #include <span>
 
 #include "conflict/glob.hpp"
@@ -200,6 +202,62 @@ void hscan(Request& r) {
     }
 }
 
+// HRANDFIELD key [count [WITHVALUES]], as Redis 7 answers it: one field (nil when absent), or
+// for a positive count that many distinct fields (at most the hash's), for a negative one
+// |count| fields that may repeat; WITHVALUES interleaves the values. Checks in Redis's order:
+// the count, the options, then the key's type. Unlike Redis, a negative count beyond
+// kMaxRepeatedFields is refused: its reply would be built whole in memory.
+constexpr std::int64_t kMaxRepeatedFields = 1'000'000;
+
+void hrandfield(Request& r) {
+    std::optional<std::int64_t> count;
+    bool with_values = false;
+    if (r.args.size() >= 3) {
+        count = parse_int(r.args[2]);
+        if (!count) return void(r.reply = reply::not_integer());
+        if (*count < -LONG_MAX)
+            return resp::error(r.reply, "ERR value is out of range, value must between " +
+                                            std::to_string(-LONG_MAX) + " and " +
+                                            std::to_string(LONG_MAX));
+        if (r.args.size() > 4 || (r.args.size() == 4 && to_lower(r.args[3]) != "withvalues"))
+            return void(r.reply = reply::syntax_error());
+        with_values = r.args.size() == 4;
+        if (with_values && (*count < -LONG_MAX / 2 || *count > LONG_MAX / 2))
+            return resp::error(r.reply, "ERR value is out of range");
+        if (*count < -kMaxRepeatedFields)
+            return resp::error(r.reply,
+                               "ERR count is out of range: a negative count picks at most " +
+                                   std::to_string(kMaxRepeatedFields) + " fields");
+    }
+    if (refuse_non_hash(r)) return;
+    const crdt::Hash* hash = hash_of(r);
+    auto items = hash ? hash->items() : std::vector<std::pair<std::string, std::string>>{};
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    if (!count) {
+        if (items.empty()) return resp::null_bulk(r.reply);
+        return resp::bulk(
+            r.reply,
+            items[std::uniform_int_distribution<std::size_t>(0, items.size() - 1)(rng)].first);
+    }
+    std::vector<const std::pair<std::string, std::string>*> picked;
+    if (*count >= 0) {
+        // Distinct fields: a uniform sample, shuffled (std::sample keeps the hash's order).
+        const auto n = std::min(items.size(), static_cast<std::size_t>(*count));
+        std::vector<const std::pair<std::string, std::string>*> all;
+        for (const auto& item : items) all.push_back(&item);
+        std::sample(all.begin(), all.end(), std::back_inserter(picked), n, rng);
+        std::shuffle(picked.begin(), picked.end(), rng);
+    } else if (!items.empty()) {
+        std::uniform_int_distribution<std::size_t> any(0, items.size() - 1);
+        for (std::int64_t i = 0; i < -*count; ++i) picked.push_back(&items[any(rng)]);
+    }
+    resp::array(r.reply, picked.size() * (with_values ? 2 : 1));
+    for (const auto* item : picked) {
+        resp::bulk(r.reply, item->first);
+        if (with_values) resp::bulk(r.reply, item->second);
+    }
+}
+
 }  // namespace
 
 std::vector<CommandSpec> hash_commands() {
@@ -211,7 +269,7 @@ std::vector<CommandSpec> hash_commands() {
         {"hvals", 2, false, hvals},     {"hlen", 2, false, hlen},
         {"hexists", 3, false, hexists}, {"hstrlen", 3, false, hstrlen},
         {"hincrby", 4, true, hincrby},  {"hincrbyfloat", 4, true, hincrbyfloat},
-        {"hscan", -3, false, hscan},
+        {"hscan", -3, false, hscan},    {"hrandfield", -2, false, hrandfield},
     };
 }
 

@@ -326,6 +326,49 @@ TEST_CASE("hashes: HSET HGET HMGET HDEL HGETALL HINCRBY HSCAN and their errors")
     CHECK(c.command({"HGETALL", "hash:1"}) == Reply::array({}));
 }
 
+TEST_CASE("hashes: HRANDFIELD picks fields the hash holds, distinct for a positive count") {
+    Single node;
+    RedisClient c = node.client();
+    CHECK(c.command({"HRANDFIELD", "hash:r"}) == Reply::nil());
+    CHECK(c.command({"HRANDFIELD", "hash:r", "3"}) == Reply::array({}));
+    REQUIRE(c.command({"HSET", "hash:r", "a", "1", "b", "2", "c", "3"}) == integer(3));
+    const std::map<std::string, std::string> held = {{"a", "1"}, {"b", "2"}, {"c", "3"}};
+    std::set<std::string> seen;
+    for (int i = 0; i < 60; ++i) {
+        const Reply one = c.command({"HRANDFIELD", "hash:r"});
+        REQUIRE(one.is_string());
+        CHECK(held.contains(one.as_string()));
+        seen.insert(one.as_string());
+    }
+    CHECK(seen.size() == 3);  // 60 picks missing one of three fields: about 1 in 10^10
+
+    const Reply two = c.command({"HRANDFIELD", "hash:r", "2", "WITHVALUES"});
+    REQUIRE(two.is_array());
+    REQUIRE(two.as_array().size() == 4);
+    const auto& pairs = two.as_array();
+    CHECK(pairs[0].as_string() != pairs[2].as_string());
+    for (std::size_t i = 0; i < 4; i += 2)
+        CHECK(held.at(pairs[i].as_string()) == pairs[i + 1].as_string());
+    const Reply all = c.command({"HRANDFIELD", "hash:r", "10"});
+    REQUIRE(all.is_array());
+    std::set<std::string> distinct;
+    for (const Reply& f : all.as_array()) distinct.insert(f.as_string());
+    CHECK(distinct == std::set<std::string>{"a", "b", "c"});
+    CHECK(all.as_array().size() == 3);
+    const Reply repeats = c.command({"HRANDFIELD", "hash:r", "-7"});
+    REQUIRE(repeats.is_array());
+    CHECK(repeats.as_array().size() == 7);
+    for (const Reply& f : repeats.as_array()) CHECK(held.contains(f.as_string()));
+
+    CHECK(c.command({"HRANDFIELD", "hash:r", "0"}) == Reply::array({}));
+    CHECK(
+        is_error_starting(c.command({"HRANDFIELD", "hash:r", "x"}), "ERR value is not an integer"));
+    CHECK(c.command({"HRANDFIELD", "hash:r", "1", "VALUES"}) == Reply::error("ERR syntax error"));
+    CHECK(is_error_starting(c.command({"HRANDFIELD", "hash:r", "-2000000"}),
+                            "ERR count is out of range"));
+    CHECK(is_error_starting(c.command({"HRANDFIELD", "set:1", "1"}), "WRONGTYPE"));
+}
+
 TEST_CASE("FLUSHALL and FLUSHDB are refused with the reason, and delete nothing") {
     Single node;
     RedisClient c = node.client();

@@ -346,6 +346,16 @@ struct Generator {
                 }
                 return c;
             }
+            case 13: {
+                Command c{"HRANDFIELD", k};
+                if (chance(80)) {
+                    c.push_back(pick(std::vector<std::string>{"0", "1", "3", "-3", "10", "-10",
+                                                              "abc", "9223372036854775807",
+                                                              "-9223372036854775808"}));
+                    if (chance(50)) c.push_back(chance(90) ? "WITHVALUES" : "BAD");
+                }
+                return c;
+            }
             default:
                 return {"HSET", k, field(), chance(50) ? std::to_string(below(100)) : value()};
         }
@@ -469,9 +479,13 @@ Reply::Array sorted_pairs(const Reply::Array& flat) {
     return out;
 }
 
-// Order-free replies compared sorted.
+// Order-free replies compared sorted; random ones by their shape.
 Reply normalized(const Command& command, Reply reply) {
     const std::string name = upper(command[0]);
+    // Which fields HRANDFIELD picks is random: compare how many (node_test checks which).
+    if (name == "HRANDFIELD" && reply.is_array())
+        return Reply::integer(static_cast<long long>(reply.as_array().size()));
+    if (name == "HRANDFIELD" && reply.is_string()) return Reply::string("(a field)");
     // Field-value pairs sorted by field (Redis lists a small hash in insertion order).
     if (name == "HGETALL" && reply.is_array()) return Reply::array(sorted_pairs(reply.as_array()));
     if (name == "HSCAN" && reply.is_array() && reply.as_array().size() == 2 &&
