@@ -40,6 +40,7 @@ std::string load_page(std::uint16_t admin_port, const TempDir& profile,
     std::vector<std::string> args = {"--headless",
                                      "--no-sandbox",
                                      "--disable-gpu",
+                                     "--disable-dev-shm-usage",  // containers with a small /dev/shm
                                      "--user-data-dir=" + profile.path(),
                                      "--virtual-time-budget=2500",
                                      "--window-size=1280,1100"};
