@@ -6,7 +6,6 @@
 #include <chrono>
 #include <filesystem>
 #include <optional>
-#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -62,26 +61,30 @@ struct PeerRow {
     long long lag_records = -1;
 };
 
+// The text between `open` (from `from` on) and the next `close`; empty when absent.
+std::string between(const std::string& text, const std::string& open, char close,
+                    std::size_t from = 0) {
+    const auto at = text.find(open, from);
+    if (at == std::string::npos) return {};
+    const auto start = at + open.size();
+    return text.substr(start, text.find(close, start) - start);
+}
+
 std::optional<PeerRow> row_of(const std::string& dom, const std::string& peer) {
     const auto at = dom.find("<tr data-peer=\"" + peer + "\"");
     if (at == std::string::npos) return std::nullopt;
     const std::string tag = dom.substr(at, dom.find('>', at) - at);
-    auto attribute = [&](const std::string& name) {
-        std::smatch m;
-        const std::regex pattern(name + "=\"([^\"]*)\"");
-        return std::regex_search(tag, m, pattern) ? m[1].str() : std::string();
-    };
     PeerRow row;
-    row.state = attribute("data-state");
-    row.lag_ms = std::stoll("0" + attribute("data-lag-ms"));
-    row.lag_records = std::stoll("0" + attribute("data-lag-records"));
+    row.state = between(tag, "data-state=\"", '"');
+    row.lag_ms = std::stoll("0" + between(tag, "data-lag-ms=\"", '"'));
+    row.lag_records = std::stoll("0" + between(tag, "data-lag-records=\"", '"'));
     return row;
 }
 
+// The text inside the element with this id (up to its first child).
 std::string text_of(const std::string& dom, const std::string& id) {
-    std::smatch m;
-    const std::regex pattern("id=\"" + id + "\"[^>]*>([^<]*)<");
-    return std::regex_search(dom, m, pattern) ? m[1].str() : std::string();
+    const auto at = dom.find("id=\"" + id + "\"");
+    return at == std::string::npos ? std::string() : between(dom, ">", '<', at);
 }
 
 }  // namespace
