@@ -601,23 +601,16 @@ void figure_memory(const Settings& s, Results& out) {
                               fmt(m[0]) + " / " + fmt(m[1]), fmt(m[2]) + " / " + fmt(m[3]),
                               fmt(r[0]) + " / " + fmt(r[1]), fmt(r[2]) + " / " + fmt(r[3]),
                               fmt(m[4]), ratio_text(m[2], r[2])});
-        if (op == Op::incrby) {
-            out.targets.push_back(
-                {"memory-counter", "memory per counter key <= 1.5 x redis-server's",
-                 "RSS ratio " + ratio_text(m[2], r[2]) + " (" + fmt(m[2]) + " vs " + fmt(r[2]) +
-                     " B/key); used_memory ratio " + ratio_text(m[0], r[0]) +
-                     "; Meridian's keyspace alone " + fmt(m[4]) + " B/key (" +
-                     ratio_text(m[4], r[2]) + " of Redis's RSS)",
-                 r[2] > 0 && m[2] / r[2] <= 1.5});
-        } else {
-            out.targets.push_back(
-                {"memory-string", "memory per small string key <= 1.5 x redis-server's",
-                 "RSS ratio " + ratio_text(m[2], r[2]) + " (" + fmt(m[2]) + " vs " + fmt(r[2]) +
-                     " B/key, 16-byte values); used_memory ratio " + ratio_text(m[0], r[0]) +
-                     "; Meridian's keyspace alone " + fmt(m[4]) + " B/key (" +
-                     ratio_text(m[4], r[2]) + " of Redis's RSS)",
-                 r[2] > 0 && m[2] / r[2] <= 1.5});
-        }
+        const bool counters = op == Op::incrby;
+        out.targets.push_back(
+            {counters ? "memory-counter" : "memory-string",
+             std::string("memory per ") + (counters ? "counter" : "small string") +
+                 " key <= 1.5 x redis-server's",
+             "RSS ratio " + ratio_text(m[2], r[2]) + " (" + fmt(m[2]) + " vs " + fmt(r[2]) +
+                 (counters ? " B/key" : " B/key, 16-byte values") + "); used_memory ratio " +
+                 ratio_text(m[0], r[0]) + "; Meridian's keyspace alone " + fmt(m[4]) + " B/key (" +
+                 ratio_text(m[4], r[2]) + " of Redis's RSS)",
+             r[2] > 0 && m[2] / r[2] <= 1.5});
     }
     out.tables.push_back(table);
 }
