@@ -110,10 +110,9 @@ private:
         std::string_view target(request.target().data(), request.target().size());
         target = target.substr(0, target.find('?'));
         const std::function<std::string()>* render = nullptr;
-        const std::function<std::string()> page = [this] { return std::string(handlers_.page); };
         std::string_view content_type;
-        if (target == "/" && !handlers_.page.empty()) {
-            render = &page;
+        if (target == "/" && handlers_.page) {
+            render = &handlers_.page;
             content_type = kHtmlType;
         } else if (target == "/metrics" && handlers_.metrics) {
             render = &handlers_.metrics;

@@ -12,7 +12,6 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <string_view>
 
 #include "crdt/expected.hpp"
 
@@ -23,7 +22,7 @@ class AdminSession;
 struct AdminHandlers {
     std::function<std::string()> metrics;  // Prometheus text exposition; unset: 404
     std::function<std::string()> status;   // JSON; unset: 404
-    std::string_view page;                 // HTML served at /; empty: 404
+    std::function<std::string()> page;     // the HTML status page served at /; unset: 404
 };
 
 class AdminServer {

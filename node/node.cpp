@@ -165,7 +165,7 @@ Expected<void, std::string> Node::start() {
         admin_ = std::make_unique<AdminServer>(
             io_, region_.admin_listen,
             AdminHandlers{[this] { return metrics_text(); }, [this] { return status_json(); },
-                          status_page_html});
+                          [] { return std::string(status_page_html); }});
         if (auto started = admin_->start(); !started)
             return unexpected("admin_listen " + region_.admin_listen + ": " + started.error());
     }

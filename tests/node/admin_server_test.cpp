@@ -76,7 +76,7 @@ public:
 private:
     AdminHandlers handlers() {
         return {[this] { return metrics_page(++scrapes_); }, [] { return std::string(kStatus); },
-                kPage};
+                [] { return std::string(kPage); }};
     }
 
     boost::asio::io_context io_;
