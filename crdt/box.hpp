@@ -57,6 +57,7 @@ public:
         if (!cell_) cell_ = std::make_unique<T>();
         return *cell_;
     }
+    void reset() { cell_.reset(); }
 
     friend bool operator==(const OptionalBox& a, const OptionalBox& b) {
         return a.cell_ ? b.cell_ && *a.cell_ == *b.cell_ : !b.cell_;

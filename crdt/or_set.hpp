@@ -89,7 +89,9 @@ public:
         return delta;
     }
 
-    void join(const OrSet& other) {
+    // Joins `other` in. Returns how many members `other` removed here but that stay, because
+    // the remove had not observed every add of them (add-wins: counted as conflicts).
+    std::size_t join(const OrSet& other) {
         // Drop our dots that the other side has seen but no longer holds,
         // scanning whichever of the two is smaller: a remove delta's context
         // is tiny next to a large set.
@@ -104,6 +106,7 @@ public:
         } else {
             for (const auto& [dot, element] : by_dot_) consider(dot);
         }
+        const std::size_t adds_kept = removed.empty() ? 0 : count_adds_kept(other, removed);
         for (const Dot& dot : removed) drop_dot(dot);
 
         // Take the other side's dots that we have never seen.
@@ -112,6 +115,7 @@ public:
                 if (!context_.contains(dot)) insert_dot(element, dot);
 
         context_.join(other.context_);
+        return adds_kept;
     }
 
     bool contains(const T& element) const { return entries_.contains(element); }
@@ -194,6 +198,22 @@ private:
         it->second.push_back(dot);
         std::sort(it->second.begin(), it->second.end());
         by_dot_.emplace(dot, &it->first);
+    }
+
+    // Of the members losing `removed` (dots `other` saw and dropped), those that `other` does not
+    // hold (it removed them rather than re-adding) and that keep a dot it never saw.
+    std::size_t count_adds_kept(const OrSet& other, const std::vector<Dot>& removed) const {
+        std::vector<const T*> members;
+        members.reserve(removed.size());
+        for (const Dot& dot : removed) members.push_back(by_dot_.at(dot));
+        std::sort(members.begin(), members.end());
+        members.erase(std::unique(members.begin(), members.end()), members.end());
+        return std::count_if(members.begin(), members.end(), [&](const T* member) {
+            if (other.entries_.contains(*member)) return false;
+            const Dots& dots = entries_.find(*member)->second;
+            return std::any_of(dots.begin(), dots.end(),
+                               [&](const Dot& dot) { return !other.context_.contains(dot); });
+        });
     }
 
     void drop_dot(const Dot& dot) {

@@ -51,9 +51,15 @@ PnCounter PnCounter::reset() {
     return delta;
 }
 
-void PnCounter::join(const PnCounter& other) {
+bool PnCounter::join(const PnCounter& other) {
+    const bool raises =
+        std::any_of(other.entries_.begin(), other.entries_.end(), [&](const Entry& e) {
+            const Entry* mine = detail::find_entry(entries_, e.replica);
+            return !mine || e.increments > mine->increments || e.decrements > mine->decrements;
+        });
     detail::join_entries(entries_, other.entries_, merge_max);
     detail::join_entries(baselines_, other.baselines_, merge_max);
+    return raises;
 }
 
 Int128 PnCounter::exact_value() const {

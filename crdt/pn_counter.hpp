@@ -41,7 +41,9 @@ public:
     // Observed reset (DEL): the value becomes 0 here; see the file comment.
     PnCounter reset();
 
-    void join(const PnCounter& other);
+    // Joins `other` in. Returns whether it raised an entry (of any replica): whether it held
+    // increments or decrements this counter had not seen.
+    bool join(const PnCounter& other);
 
     // The sum of every increment minus every decrement since the last
     // observed reset. Concurrent increments from several replicas could in

@@ -75,10 +75,40 @@ void serialize(Archive& ar, DotContext& c) {
     if constexpr (Archive::is_loading::value) c.compact();
 }
 
+template <class Archive>
+void serialize(Archive& ar, SeenWrite& s) {
+    ar(s.replica, s.time);
+}
+
+// A register: a tag byte (0: never written; 1: written; 2: written, and observed writes of other
+// replicas follow), then the stamp and the value as a std::optional's bytes. Tags 0 and 1 are the
+// bytes of the bool that led registers before observed writes were kept, so older WALs load.
 template <class Archive, class U>
 void serialize(Archive& ar, LwwRegister<U>& reg) {
-    ar(reg.written_);
-    if (reg.written_) ar(reg.time_, reg.writer_, reg.value_);
+    enum : std::uint8_t { kBottom = 0, kWritten = 1, kWrittenWithSeen = 2 };
+    std::uint8_t tag = !reg.written_ ? kBottom : reg.seen_.get() ? kWrittenWithSeen : kWritten;
+    ar(tag);
+    if constexpr (Archive::is_loading::value) {
+        if (tag > kWrittenWithSeen) throw DecodeError("register tag out of range");
+        reg = LwwRegister<U>{};
+        reg.written_ = tag != kBottom;
+    }
+    if (!reg.written_) return;
+    bool absent = !reg.present_;
+    ar(reg.time_, reg.writer_, absent);
+    reg.present_ = !absent;
+    if (reg.present_) ar(reg.value_);
+    if (tag != kWrittenWithSeen) return;
+    ar(reg.seen_.emplace());
+    if constexpr (Archive::is_loading::value) {
+        const auto& seen = *reg.seen_.get();
+        detail::require_strictly_sorted(
+            seen, [](const SeenWrite& s) { return s.replica; }, "register's observed writes");
+        if (seen.empty()) throw DecodeError("register's observed writes are empty");
+        for (const SeenWrite& s : seen)
+            if (s.replica == reg.writer_ && s.time <= reg.time_)
+                throw DecodeError("register's observed writes hold one its winner implies");
+    }
 }
 
 // The same bytes as a std::vector<T>: cereal's size tag, then each element.

@@ -2,6 +2,10 @@
 
 namespace meridian::crdt {
 
+// A key's Value is as wide as its widest inline state; the register's observed writes must not
+// widen it past the counter's (see LwwRegister's members).
+static_assert(sizeof(Register) <= sizeof(PnCounter));
+
 std::string_view name_of(ValueType type) {
     switch (type) {
         case ValueType::lww: return "lww";
@@ -26,25 +30,35 @@ Value Value::empty(ValueType type) {
     return Value{};
 }
 
-Expected<void, Error> Value::join(const Value& other) {
+Expected<JoinReport, Error> Value::join(const Value& other) {
     if (state_.index() != other.state_.index()) return unexpected(Error::type_mismatch);
-    if (const Expiry* ttl = other.expiry_.get()) expiry_.emplace().join(*ttl);
+    if (const Expiry* ttl = other.expiry_.get()) (void)expiry_.emplace().join(*ttl);
+    JoinReport report;
+    struct Join {
+        JoinReport& report;
+        void operator()(Register& mine, const Register& theirs) {
+            report.overwritten = mine.join(theirs);
+        }
+        void operator()(PnCounter& mine, const PnCounter& theirs) {
+            report.counter_merged = mine.join(theirs) && mine.entries().size() > 1;
+        }
+        void operator()(Boxed<StringSet>& mine, const Boxed<StringSet>& theirs) {
+            report.adds_kept = mine->join(*theirs);
+        }
+        void operator()(BoundedCounter& mine, const BoundedCounter& theirs) { mine.join(theirs); }
+        void operator()(Boxed<Hash>& mine, const Boxed<Hash>& theirs) { mine->join(*theirs); }
+    };
     std::visit(
         [&](auto& mine) {
-            using T = std::decay_t<decltype(mine)>;
-            if constexpr (std::is_same_v<T, Boxed<StringSet>> || std::is_same_v<T, Boxed<Hash>>) {
-                mine->join(*std::get<T>(other.state_));
-            } else {
-                mine.join(std::get<T>(other.state_));
-            }
+            Join{report}(mine, std::get<std::decay_t<decltype(mine)>>(other.state_));
         },
         state_);
-    return {};
+    return report;
 }
 
 bool Value::exists() const {
     struct Visible {
-        bool operator()(const Register& r) const { return r.value().has_value(); }
+        bool operator()(const Register& r) const { return r.get() != nullptr; }
         bool operator()(const PnCounter& c) const { return c.has_contributions(); }
         bool operator()(const Boxed<StringSet>& s) const { return !s->empty(); }
         bool operator()(const BoundedCounter& b) const { return b.written(); }

@@ -42,6 +42,18 @@ enum class ValueType : std::uint8_t {
 
 std::string_view name_of(ValueType type);
 
+// What a join decided that conflict accounting counts: the events where two regions' writes met
+// without either having observed the other. Counting them costs the join a few comparisons; the
+// write path pays nothing.
+struct JoinReport {
+    // lww: the write this value held, replaced by a write that had not observed it.
+    std::optional<Register::Overwritten> overwritten;
+    // set: members the joined state removed but that stay, for adds the remove had not observed.
+    std::size_t adds_kept = 0;
+    // counter: the join raised an entry of a counter that more than one replica wrote.
+    bool counter_merged = false;
+};
+
 class Value {
 public:
     using State = std::variant<Register, PnCounter, Boxed<StringSet>, BoundedCounter, Boxed<Hash>>;
@@ -74,7 +86,7 @@ public:
 
     // Joins `other` in, its TTL too; refuses with Error::type_mismatch (changing
     // nothing) when it holds another type.
-    Expected<void, Error> join(const Value& other);
+    Expected<JoinReport, Error> join(const Value& other);
 
     // Whether the state shows something to a client, its TTL aside: a register
     // holding a value, a counter with unreset contributions, a non-empty set, a

@@ -265,7 +265,7 @@ Keyspace::Entry* Keyspace::insert_new(std::string_view key, std::uint32_t hash,
     return entry;
 }
 
-Expected<void, crdt::Error> Keyspace::join(std::string_view key, const crdt::Value& delta) {
+Expected<crdt::JoinReport, crdt::Error> Keyspace::join(std::string_view key, const crdt::Value& delta) {
     return modify(key, delta.type(), [&](crdt::Value& value) { return value.join(delta); });
 }
 

@@ -69,8 +69,9 @@ public:
     decltype(auto) modify(std::string_view key, crdt::ValueType type_if_new, F&& f);
 
     // Joins `delta` into key's state (created empty of delta.type() first); refuses with
-    // crdt::Error::type_mismatch when the key holds another type, changing nothing.
-    Expected<void, crdt::Error> join(std::string_view key, const crdt::Value& delta);
+    // crdt::Error::type_mismatch when the key holds another type, changing nothing. Returns what
+    // the join decided that conflict accounting counts.
+    Expected<crdt::JoinReport, crdt::Error> join(std::string_view key, const crdt::Value& delta);
 
     // Physically removes a key (tombstone collection); returns whether it was there.
     bool erase(std::string_view key);

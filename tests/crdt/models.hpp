@@ -120,9 +120,11 @@ struct LwwModel {
         bool stale = false;  // stamp with now_ms instead of the replica's clock
     };
     struct Knowledge {
-        std::map<Stamp, std::optional<std::string>> writes;
+        std::map<Stamp, std::optional<std::string>> writes;  // the writes whose values it holds
+        std::set<Stamp> past;  // every write observed: what a write's delta says its writer saw
         void join(const Knowledge& other) {
             writes.insert(other.writes.begin(), other.writes.end());
+            past.insert(other.past.begin(), other.past.end());
         }
     };
     struct Local {
@@ -143,6 +145,8 @@ struct LwwModel {
         Tagged<LwwModel> delta;
         delta.state = r.view.state.assign(r.id, time, op.value);
         delta.knowledge.writes.emplace(stamp, op.value);
+        delta.knowledge.past = r.view.knowledge.past;
+        delta.knowledge.past.insert(stamp);
         r.view.knowledge.join(delta.knowledge);
         if (!op.stale) RC_ASSERT(r.view.state.value() == op.value);
         return delta;
@@ -165,6 +169,14 @@ struct LwwModel {
         RC_ASSERT(r.view.state.written());
         RC_ASSERT(r.view.state.stamp() == stamp);
         RC_ASSERT(r.view.state.value() == value);
+        // It keeps the latest observed write of every other replica, and nothing else.
+        std::map<crdt::ReplicaId, crdt::Hlc> latest;
+        for (const Stamp& s : r.view.knowledge.past)
+            latest[s.writer] = std::max(latest[s.writer], s.time);
+        if (latest[stamp.writer] <= stamp.time) latest.erase(stamp.writer);  // implied
+        const auto seen = r.view.state.seen();
+        RC_ASSERT(seen.size() == latest.size());
+        for (const crdt::SeenWrite& s : seen) RC_ASSERT(latest[s.replica] == s.time);
     }
 };
 

@@ -122,3 +122,25 @@ TEST_CASE("or set: a small delta joined into a large set changes exactly the mem
     CHECK(members.front() == "m0");
     CHECK(std::is_sorted(members.begin(), members.end()));
 }
+
+TEST_CASE("or set: a join counts the members a remove left, for adds it had not observed") {
+    Set a, b;
+    const Set first = a.add(us, "x");
+    b.join(first);
+    (void)b.add(eu, "x");  // replaces the dot b saw; a never sees this add
+    const Set observed_add = b.add(eu, "y");
+    a.join(observed_add);
+    CHECK(b.join(a.remove("y")) == 0);  // removed everything of y: no conflict
+    const Set remove_x = a.remove("x");
+    Set c = b;
+    CHECK(c.join(remove_x) == 0);  // b's add of x replaced the dot the remove saw
+    CHECK(c.contains("x"));
+
+    Set d;
+    d.join(first);
+    d.join(b.add(eu, "x"));  // d holds x twice over: the first add's dot and eu's
+    Set only_first;
+    only_first.join(first);
+    CHECK(d.join(only_first.remove("x")) == 1);  // the remove saw one add of x, not eu's
+    CHECK(d.contains("x"));
+}

@@ -137,3 +137,12 @@ TEST_CASE("pn counter: two concurrent resets remove what they observed once, not
     add(a, us, 2);
     CHECK(a.value() == 2);
 }
+
+TEST_CASE("pn counter: a join says whether it raised an entry") {
+    PnCounter a, b;
+    const auto from_a = a.add(us, 5);
+    REQUIRE(from_a);
+    CHECK(b.join(*from_a));
+    CHECK_FALSE(b.join(*from_a));    // seen already
+    CHECK_FALSE(b.join(b.reset()));  // a reset raises baselines, not entries
+}

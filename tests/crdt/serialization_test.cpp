@@ -312,7 +312,7 @@ TEST_CASE("serialization: a value of an unknown type is refused") {
 }
 
 TEST_CASE("serialization: bools, varints and integers out of range are refused") {
-    CHECK(refused<Register>(std::string(1, '\x02')));
+    CHECK(refused<Register>(std::string(1, '\x03')));            // register tags are 0, 1 and 2
     CHECK(refused<Hlc>(std::string(11, '\x80') + '\x01'));       // longer than 10 bytes
     CHECK(refused<Hlc>(std::string(9, '\xff') + '\x02'));        // over 64 bits
     CHECK_FALSE(refused<Hlc>(std::string(9, '\xff') + '\x01'));  // exactly 2^64 - 1
@@ -345,4 +345,29 @@ TEST_CASE(
     const auto back = decode<StringSet>(encode(set));
     REQUIRE(back.has_value());
     CHECK(*back == set);
+}
+
+TEST_CASE("serialization: a register keeps its observed writes, and refuses ones it implies") {
+    Register a, b;
+    b.join(a.assign(us, Hlc::from_parts(1, 0), "first"));
+    (void)b.assign(eu, Hlc::from_parts(2, 0), "second");
+    REQUIRE(b.seen().size() == 1);
+    const std::string bytes = encode(b);
+    CHECK(bytes[0] == '\x02');
+    const auto back = decode<Register>(bytes);
+    REQUIRE(back.has_value());
+    CHECK(*back == b);
+
+    // A single-writer register still leads with the byte of the bool older WALs hold.
+    CHECK(encode(a)[0] == encode(true)[0]);
+
+    const std::string head = std::string(1, '\x02') + encode(Hlc::from_parts(5, 0)) + encode(us) +
+                             encode(true);  // deleted
+    using Seen = std::vector<SeenWrite>;
+    CHECK_FALSE(refused<Register>(head + encode(Seen{{eu, Hlc::from_parts(4, 0)}})));
+    CHECK(refused<Register>(head + encode(Seen{})));
+    CHECK(refused<Register>(head + encode(Seen{{us, Hlc::from_parts(4, 0)}})));  // implied
+    CHECK_FALSE(refused<Register>(head + encode(Seen{{us, Hlc::from_parts(6, 0)}})));
+    CHECK(refused<Register>(
+        head + encode(Seen{{eu, Hlc::from_parts(1, 0)}, {eu, Hlc::from_parts(2, 0)}})));
 }
