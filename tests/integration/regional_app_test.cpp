@@ -1,10 +1,5 @@
 // examples/regional_app: a region's HTTP account service over its local node. Real nodes and
 // real app processes; requests over HTTP with Beast.
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <map>
@@ -13,11 +8,11 @@
 #include <vector>
 
 #include "integration/harness.hpp"
+#include "integration/http_client.hpp"
 
 namespace {
 
 using namespace meridian::test;
-namespace http = boost::beast::http;
 
 const std::string app_binary = MERIDIAN_BIN_DIR "/regional_app";
 
@@ -38,57 +33,6 @@ min = 0
 match = "lww:*"
 type = "lww"
 )";
-
-struct HttpReply {
-    int status = 0;  // 0: no answer
-    std::string body;
-    std::map<std::string, std::string> headers;
-    std::string error;
-
-    std::string header(const std::string& name) const {
-        auto it = headers.find(name);
-        return it == headers.end() ? "" : it->second;
-    }
-};
-
-std::ostream& operator<<(std::ostream& out, const HttpReply& reply) {
-    return out << reply.status << " " << reply.body
-               << (reply.error.empty() ? "" : " error: " + reply.error);
-}
-
-HttpReply request(std::uint16_t port, http::verb method, const std::string& target,
-                  const std::string& body = "") {
-    HttpReply reply;
-    try {
-        boost::asio::io_context io;
-        boost::asio::ip::tcp::socket socket(io);
-        socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
-        http::request<http::string_body> req(method, target, 11);
-        req.set(http::field::host, "127.0.0.1");
-        if (!body.empty()) req.set(http::field::content_type, "application/json");
-        req.body() = body;
-        req.prepare_payload();
-        http::write(socket, req);
-        boost::beast::flat_buffer buffer;
-        http::response<http::string_body> res;
-        http::read(socket, buffer, res);
-        reply.status = static_cast<int>(res.result_int());
-        reply.body = res.body();
-        for (const auto& field : res) {
-            reply.headers[std::string(field.name_string())] = std::string(field.value());
-        }
-    } catch (const std::exception& e) {
-        reply.error = e.what();
-    }
-    return reply;
-}
-
-HttpReply post(std::uint16_t port, const std::string& target, const std::string& body) {
-    return request(port, http::verb::post, target, body);
-}
-HttpReply get(std::uint16_t port, const std::string& target) {
-    return request(port, http::verb::get, target);
-}
 
 std::string account_json(const std::string& id, long long balance, const std::string& region) {
     return "{\"account\": \"" + id + "\", \"balance\": " + std::to_string(balance) +
@@ -121,7 +65,8 @@ public:
         app.process = std::make_unique<Process>(std::move(*process));
         const bool up = eventually(
             [&] {
-                return get(app.port, "/accounts/probe").status == 200 || !app.process->running();
+                return http_get(app.port, "/accounts/probe").status == 200 ||
+                       !app.process->running();
             },
             10000);
         INFO(run_program("cat", {app.log}).second);
@@ -147,15 +92,15 @@ TEST_CASE("the regional app deposits, withdraws and answers the balance as JSON"
     AppCluster apps({"us-east", "eu-west"}, "bounded:{id}");
     const std::uint16_t app = apps.port("eu-west");
 
-    CHECK(get(app, "/accounts/alice").body == account_json("alice", 0, "eu-west"));
-    const HttpReply deposit = post(app, "/accounts/alice/deposit", R"({"amount": 25})");
+    CHECK(http_get(app, "/accounts/alice").body == account_json("alice", 0, "eu-west"));
+    const HttpReply deposit = http_post(app, "/accounts/alice/deposit", R"({"amount": 25})");
     CHECK(deposit.status == 200);
     CHECK(deposit.body == account_json("alice", 25, "eu-west"));
     CHECK(deposit.header("Content-Type") == "application/json");
-    const HttpReply withdraw = post(app, "/accounts/alice/withdraw", R"({"amount": 10})");
+    const HttpReply withdraw = http_post(app, "/accounts/alice/withdraw", R"({"amount": 10})");
     CHECK(withdraw.status == 200);
     CHECK(withdraw.body == account_json("alice", 15, "eu-west"));
-    const HttpReply balance = get(app, "/accounts/alice");
+    const HttpReply balance = http_get(app, "/accounts/alice");
     CHECK(balance.status == 200);
     CHECK(balance.body == account_json("alice", 15, "eu-west"));
 
@@ -167,13 +112,13 @@ TEST_CASE("the regional app deposits, withdraws and answers the balance as JSON"
 TEST_CASE("a withdrawal beyond the balance answers 409 Conflict and changes nothing") {
     AppCluster apps({"us-east"}, "bounded:{id}");
     const std::uint16_t app = apps.port("us-east");
-    REQUIRE(post(app, "/accounts/bob/deposit", R"({"amount": 5})").status == 200);
+    REQUIRE(http_post(app, "/accounts/bob/deposit", R"({"amount": 5})").status == 200);
 
-    const HttpReply refused = post(app, "/accounts/bob/withdraw", R"({"amount": 6})");
+    const HttpReply refused = http_post(app, "/accounts/bob/withdraw", R"({"amount": 6})");
     CHECK(refused.status == 409);
     CHECK(refused.body.find("insufficient balance") != std::string::npos);
-    CHECK(get(app, "/accounts/bob").body == account_json("bob", 5, "us-east"));
-    CHECK(post(app, "/accounts/bob/withdraw", R"({"amount": 5})").body ==
+    CHECK(http_get(app, "/accounts/bob").body == account_json("bob", 5, "us-east"));
+    CHECK(http_post(app, "/accounts/bob/withdraw", R"({"amount": 5})").body ==
           account_json("bob", 0, "us-east"));
 }
 
@@ -185,57 +130,58 @@ TEST_CASE("bad input answers 400, unknown paths 404 and wrong methods 405") {
          {R"({"amount": 0})", R"({"amount": -5})", R"({"amount": 2.5})", R"({"amount": "lots"})",
           R"({"amount": 99999999999999999999})", R"({"sum": 5})", "amount=5", ""}) {
         CAPTURE(body);
-        const HttpReply reply = post(app, "/accounts/carol/deposit", body);
+        const HttpReply reply = http_post(app, "/accounts/carol/deposit", body);
         CHECK(reply.status == 400);
         CHECK(reply.body.find("\"error\"") != std::string::npos);
     }
-    CHECK(post(app, "/accounts/bad%20id/deposit", R"({"amount": 5})").status == 400);
-    CHECK(get(app, "/accounts/" + std::string(65, 'x')).status == 400);
-    CHECK(get(app, "/accounts/").status == 400);
-    CHECK(get(app, "/balances/carol").status == 404);
-    CHECK(post(app, "/accounts/carol/steal", R"({"amount": 5})").status == 404);
-    const HttpReply wrong = get(app, "/accounts/carol/deposit");
+    CHECK(http_post(app, "/accounts/bad%20id/deposit", R"({"amount": 5})").status == 400);
+    CHECK(http_get(app, "/accounts/" + std::string(65, 'x')).status == 400);
+    CHECK(http_get(app, "/accounts/").status == 400);
+    CHECK(http_get(app, "/balances/carol").status == 404);
+    CHECK(http_post(app, "/accounts/carol/steal", R"({"amount": 5})").status == 404);
+    const HttpReply wrong = http_get(app, "/accounts/carol/deposit");
     CHECK(wrong.status == 405);
     CHECK(wrong.header("Allow") == "POST");
-    CHECK(post(app, "/accounts/carol", R"({"amount": 5})").status == 405);
+    CHECK(http_post(app, "/accounts/carol", R"({"amount": 5})").status == 405);
     // None of it wrote anything.
-    CHECK(get(app, "/accounts/carol").body == account_json("carol", 0, "us-east"));
+    CHECK(http_get(app, "/accounts/carol").body == account_json("carol", 0, "us-east"));
 }
 
 TEST_CASE("an error the node answers becomes 502 Bad Gateway") {
     AppCluster apps({"us-east"}, "lww:{id}");  // INCRBY on a register: WRONGTYPE
     const HttpReply reply =
-        post(apps.port("us-east"), "/accounts/dave/deposit", R"({"amount": 5})");
+        http_post(apps.port("us-east"), "/accounts/dave/deposit", R"({"amount": 5})");
     CHECK(reply.status == 502);
     CHECK(reply.body.find("WRONGTYPE") != std::string::npos);
 }
 
 TEST_CASE("two regions' app servers answer the same balance once the regions have talked") {
     AppCluster apps({"us-east", "eu-west"}, "bounded:{id}");
-    REQUIRE(post(apps.port("us-east"), "/accounts/erin/deposit", R"({"amount": 30})").status ==
+    REQUIRE(http_post(apps.port("us-east"), "/accounts/erin/deposit", R"({"amount": 30})").status ==
             200);
-    REQUIRE(post(apps.port("eu-west"), "/accounts/erin/deposit", R"({"amount": 12})").status ==
+    REQUIRE(http_post(apps.port("eu-west"), "/accounts/erin/deposit", R"({"amount": 12})").status ==
             200);
     const bool converged = eventually(
         [&] {
-            return get(apps.port("us-east"), "/accounts/erin").body ==
+            return http_get(apps.port("us-east"), "/accounts/erin").body ==
                        account_json("erin", 42, "us-east") &&
-                   get(apps.port("eu-west"), "/accounts/erin").body ==
+                   http_get(apps.port("eu-west"), "/accounts/erin").body ==
                        account_json("erin", 42, "eu-west");
         },
         10000);
-    INFO("us-east: " << get(apps.port("us-east"), "/accounts/erin")
-                     << "\neu-west: " << get(apps.port("eu-west"), "/accounts/erin"));
+    INFO("us-east: " << http_get(apps.port("us-east"), "/accounts/erin")
+                     << "\neu-west: " << http_get(apps.port("eu-west"), "/accounts/erin"));
     CHECK(converged);
 }
 
 TEST_CASE("a withdrawal at a region holding no rights borrows them from a peer") {
     AppCluster apps({"us-east", "eu-west"}, "bounded:{id}");
-    REQUIRE(post(apps.port("us-east"), "/accounts/gina/deposit", R"({"amount": 100})").status ==
-            200);
+    REQUIRE(
+        http_post(apps.port("us-east"), "/accounts/gina/deposit", R"({"amount": 100})").status ==
+        200);
     REQUIRE(eventually(
         [&] {
-            return get(apps.port("eu-west"), "/accounts/gina").body ==
+            return http_get(apps.port("eu-west"), "/accounts/gina").body ==
                    account_json("gina", 100, "eu-west");
         },
         10000));
@@ -243,7 +189,7 @@ TEST_CASE("a withdrawal at a region holding no rights borrows them from a peer")
     // happens in the cluster meanwhile, so nothing but the transfer can complete the request.
     const auto sent = std::chrono::steady_clock::now();
     const HttpReply withdraw =
-        post(apps.port("eu-west"), "/accounts/gina/withdraw", R"({"amount": 30})");
+        http_post(apps.port("eu-west"), "/accounts/gina/withdraw", R"({"amount": 30})");
     const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - sent);
     CAPTURE(took.count());
@@ -259,11 +205,11 @@ TEST_CASE("a write whose home region is out of reach answers 503 with Retry-Afte
     REQUIRE(eu_west.command({"MERIDIAN", "PAUSE", "us-east"}) == Reply::string("OK"));
 
     const HttpReply reply =
-        post(apps.port("eu-west"), "/accounts/frank/deposit", R"({"amount": 5})");
+        http_post(apps.port("eu-west"), "/accounts/frank/deposit", R"({"amount": 5})");
     CHECK(reply.status == 503);
     CHECK(reply.header("Retry-After") == "1");
     CHECK(reply.body.find("TRYAGAIN") != std::string::npos);
     // At the home itself the write goes through, partition or not.
-    CHECK(post(apps.port("us-east"), "/accounts/frank/deposit", R"({"amount": 5})").body ==
+    CHECK(http_post(apps.port("us-east"), "/accounts/frank/deposit", R"({"amount": 5})").body ==
           account_json("frank", 5, "us-east"));
 }
