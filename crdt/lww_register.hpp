@@ -50,6 +50,7 @@ public:
     struct Overwritten {
         Stamp loser;
         std::optional<T> value;  // what the losing write wrote (nullopt: it deleted)
+        Stamp winner;
     };
 
     LwwRegister() = default;
@@ -88,7 +89,7 @@ public:
         }
         std::optional<Overwritten> lost;
         if (other.writer_ != writer_ && other.seen_time(writer_) < time_)
-            lost = Overwritten{stamp(), value()};
+            lost = Overwritten{stamp(), value(), other.stamp()};
         if (other.writer_ != writer_)
             insert_seen(seen_, SeenWrite{writer_, time_});  // else implied
         time_ = other.time_;

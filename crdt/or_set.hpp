@@ -89,8 +89,9 @@ public:
         return delta;
     }
 
-    // Joins `other` in. Returns how many members `other` removed here but that stay, because
-    // the remove had not observed every add of them (add-wins: counted as conflicts).
+    // Joins `other` in. Returns how many times an add won over a concurrent remove here (add-wins,
+    // counted as conflicts): members `other` removed but that stay for adds the remove had not
+    // observed, plus a member `other` re-adds that this state had removed from under it.
     std::size_t join(const OrSet& other) {
         // Drop our dots that the other side has seen but no longer holds,
         // scanning whichever of the two is smaller: a remove delta's context
@@ -106,7 +107,8 @@ public:
         } else {
             for (const auto& [dot, element] : by_dot_) consider(dot);
         }
-        const std::size_t adds_kept = removed.empty() ? 0 : count_adds_kept(other, removed);
+        const std::size_t adds_kept = (removed.empty() ? 0 : count_adds_kept(other, removed)) +
+                                      (revives_removed(other) ? 1 : 0);
         for (const Dot& dot : removed) drop_dot(dot);
 
         // Take the other side's dots that we have never seen.
@@ -214,6 +216,26 @@ private:
             return std::any_of(dots.begin(), dots.end(),
                                [&](const Dot& dot) { return !other.context_.contains(dot); });
         });
+    }
+
+    // Whether `other` is one add's delta (one member, its context the dots the add replaced and
+    // its own) for a member this state does not hold, that replaced a dot this state has seen:
+    // the adder still held the member, which a remove here had taken out.
+    bool revives_removed(const OrSet& other) const {
+        if (other.entries_.size() != 1) return false;
+        const auto& [member, dots] = *other.entries_.begin();
+        constexpr std::size_t kMostReplaced = 8;  // a full state is no add's delta: not scanned
+        if (entries_.contains(member) || other.context_.dot_count() > dots.size() + kMostReplaced)
+            return false;
+        if (std::all_of(dots.begin(), dots.end(),
+                        [&](const Dot& d) { return context_.contains(d); }))
+            return false;  // seen before: a replay
+        bool revives = false;
+        other.context_.for_each_dot([&](const Dot& d) {
+            if (!std::binary_search(dots.begin(), dots.end(), d) && context_.contains(d))
+                revives = true;
+        });
+        return revives;
     }
 
     void drop_dot(const Dot& dot) {

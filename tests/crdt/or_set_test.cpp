@@ -144,3 +144,23 @@ TEST_CASE("or set: a join counts the members a remove left, for adds it had not 
     CHECK(d.join(only_first.remove("x")) == 1);  // the remove saw one add of x, not eu's
     CHECK(d.contains("x"));
 }
+
+TEST_CASE("or set: a join counts an add that revives a member removed concurrently") {
+    Set us_side, eu_side;
+    const Set first = us_side.add(us, "red");
+    eu_side.join(first);
+    const Set removal = eu_side.remove("red");
+    const Set re_add = us_side.add(us, "red");  // replaces the dot the remove took out
+    Set replay = eu_side;
+    CHECK(eu_side.join(re_add) == 1);
+    CHECK(eu_side.contains("red"));
+    CHECK(eu_side.join(re_add) == 0);   // a replay counts nothing
+    CHECK(us_side.join(removal) == 0);  // the remove finds nothing of red it observed
+    CHECK(us_side.contains("red"));
+
+    // An add made after the remove was seen replaces nothing: no conflict.
+    Set later;
+    later.join(first);
+    later.join(removal);
+    CHECK(replay.join(later.add(eu, "red")) == 0);
+}
