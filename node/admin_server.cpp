@@ -108,7 +108,10 @@ private:
 
     void route(const http::request<http::string_body>& request) {
         std::string_view target(request.target().data(), request.target().size());
-        target = target.substr(0, target.find('?'));
+        const std::size_t question = target.find('?');
+        const std::string_view query =
+            question == std::string_view::npos ? std::string_view() : target.substr(question + 1);
+        target = target.substr(0, question);
         const std::function<std::string()>* render = nullptr;
         std::string_view content_type;
         if (target == "/" && handlers_.page) {
@@ -123,7 +126,16 @@ private:
         }
         const bool keep_alive = request.keep_alive();
         const unsigned version = request.version();
-        if (!render) {
+        const bool feed = target == "/conflicts" && handlers_.conflicts;
+        if (feed && request.method() == http::verb::get) {
+            auto body = handlers_.conflicts(query);
+            if (body) {
+                prepare(http::status::ok, kJsonType, std::move(*body), keep_alive, version);
+            } else {
+                prepare(http::status::bad_request, kTextType, body.error() + "\n", keep_alive,
+                        version);
+            }
+        } else if (!render && !feed) {
             prepare(http::status::not_found, kTextType, "not found\n", keep_alive, version);
         } else if (request.method() != http::verb::get) {
             prepare(http::status::method_not_allowed, kTextType, "method not allowed\n", keep_alive,

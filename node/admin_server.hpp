@@ -1,5 +1,6 @@
 // The operators' HTTP server on `admin_listen` (Boost.Beast): GET /metrics (Prometheus text),
-// GET /status (JSON) and GET / (the status page, a static HTML page that polls /status), rendered
+// GET /status (JSON), GET /conflicts (the conflict feed, JSON) and GET / (the status page, a
+// static HTML page that polls /status), rendered
 // by the node's callbacks at request time. Runs on the node's one io_context thread, like the
 // callbacks it calls; construct, start and stop it on that thread.
 #pragma once
@@ -12,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "crdt/expected.hpp"
 
@@ -23,6 +25,9 @@ struct AdminHandlers {
     std::function<std::string()> metrics;  // Prometheus text exposition; unset: 404
     std::function<std::string()> status;   // JSON; unset: 404
     std::function<std::string()> page;     // the HTML status page served at /; unset: 404
+    // GET /conflicts: JSON for the URL's query string, or the reason it is refused (400); unset:
+    // 404
+    std::function<Expected<std::string, std::string>(std::string_view query)> conflicts;
 };
 
 class AdminServer {

@@ -189,6 +189,9 @@ const std::array u64_keys = {
     CountKey<std::uint64_t>{"snapshot_every_records", &ClusterConfig::snapshot_every_records, 1},
     CountKey<std::uint64_t>{"max_bulk_bytes", &ClusterConfig::max_bulk_bytes, 1},
     CountKey<std::uint64_t>{"batch_bytes", &ClusterConfig::batch_bytes, 1},
+    CountKey<std::uint64_t>{"conflict_log_entries", &ClusterConfig::conflict_log_entries, 0},
+    CountKey<std::uint64_t>{"conflict_log_value_bytes", &ClusterConfig::conflict_log_value_bytes,
+                            0},
 };
 
 const std::array u32_keys = {

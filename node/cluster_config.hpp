@@ -62,6 +62,8 @@ struct ClusterConfig {
     std::uint32_t forward_timeout_ms = 1000;
     std::uint32_t rights_timeout_ms = 500;
     std::uint64_t batch_bytes = 256u << 10;
+    std::uint64_t conflict_log_entries = 10'000;    // the conflict feed's length; 0 = off
+    std::uint64_t conflict_log_value_bytes = 1024;  // a losing value is kept up to this
     std::uint32_t heartbeat_ms = 500;
     std::uint32_t peer_timeout_ms = 3000;
     std::uint32_t relay_delay_ms = 200;

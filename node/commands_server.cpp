@@ -6,8 +6,9 @@
 #include "conflict/glob.hpp"
 #include "conflict/home_router.hpp"
 #include "node/commands.hpp"
-#include "node/rights_broker.hpp"
+#include "node/conflict_report.hpp"
 #include "node/resp_reply.hpp"
+#include "node/rights_broker.hpp"
 
 namespace meridian::node {
 
@@ -237,6 +238,10 @@ void meridian(Request& r) {
         }
     } else if (sub == "backup" && r.args.size() == 3) {
         r.node.backup(r.args[2], r.take_slot());
+    } else if (sub == "conflicts") {
+        auto q = parse_conflict_query(std::span(r.args).subspan(2));
+        if (!q) return void(resp::error(r.reply, "ERR " + q.error()));
+        conflicts_reply(r.reply, select_conflicts(r.node.conflicts().log(), *q), config.directory);
     } else if (sub == "peers" && r.args.size() == 2) {
         r.reply = r.node.peers_reply();
     } else if ((sub == "pause" || sub == "resume") && r.args.size() == 3) {
@@ -244,8 +249,9 @@ void meridian(Request& r) {
         else resp::error(r.reply, "ERR no peer region named '" + r.args[2].substr(0, 64) + "'");
     } else {
         resp::error(r.reply,
-                    "ERR usage: MERIDIAN POLICY key | VV | PEERS | RIGHTS key | PAUSE region | RESUME region | "
-                    "BACKUP dir");
+                    "ERR usage: MERIDIAN POLICY key | VV | PEERS | RIGHTS key | PAUSE region | "
+                    "RESUME region | "
+                    "BACKUP dir | CONFLICTS [COUNT n] [MATCH glob] [SINCE hlc]");
     }
 }
 

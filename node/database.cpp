@@ -139,7 +139,8 @@ Expected<std::optional<std::uint64_t>, WriteError> Database::commit_transaction(
 }
 
 void Database::apply(std::shared_ptr<const replication::LogRecord> record) {
-    const std::size_t refused = apply_deltas(keyspace_, clock_, record->deltas, physical_ms_());
+    const std::size_t refused =
+        apply_deltas(keyspace_, clock_, record->deltas, physical_ms_(), conflicts_);
     if (refused) {
         deltas_refused_ += refused;
         spdlog::warn("{} replicated deltas hold another type than this region's policy for their keys "

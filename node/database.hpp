@@ -17,6 +17,7 @@
 #include "conflict/operations.hpp"
 #include "conflict/policy.hpp"
 #include "crdt/hlc.hpp"
+#include "node/conflicts.hpp"
 #include "node/keyspace.hpp"
 #include "node/log_store.hpp"
 
@@ -94,8 +95,9 @@ public:
     std::optional<crdt::Dot> last_stamped_dot() const { return last_stamped_dot_; }
 
     // A record from a peer (or a full-sync chunk / merge): joins its deltas
-    // and appends it to the log.
+    // and appends it to the log. What the joins decided goes to the conflict tracker, if set.
     void apply(std::shared_ptr<const replication::LogRecord> record);
+    void track_conflicts(ConflictTracker* conflicts) { conflicts_ = conflicts; }
 
     Keyspace& keyspace() { return keyspace_; }
     const Keyspace& keyspace() const { return keyspace_; }
@@ -118,6 +120,7 @@ private:
     crdt::Hlc clock_;
     std::function<std::uint64_t()> physical_ms_;
     std::function<std::uint64_t()> now_ms_;
+    ConflictTracker* conflicts_ = nullptr;
     std::uint64_t deltas_refused_ = 0;
     std::uint64_t keys_reclaimed_ = 0;
     std::optional<replication::RequestStamp> stamp_;

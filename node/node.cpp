@@ -121,6 +121,16 @@ Expected<void, std::string> Node::start() {
     db_ = std::make_unique<Database>(keyspace_, config.policies, *log_, self_, floor_holder,
                                      recovered->clock, unix_ms, steady_ms);
 
+    ConflictLog::Options feed;
+    feed.capacity = config.conflict_log_entries;
+    feed.value_bytes = config.conflict_log_value_bytes;
+    auto conflict_log = ConflictLog::open(env, join_path(region_.data_dir, "conflicts.log"), feed);
+    if (!conflict_log) return unexpected("conflict log: " + conflict_log.error());
+    if (!conflict_log->problem().empty())
+        spdlog::error("conflict log: {}", conflict_log->problem());
+    conflicts_ = std::make_unique<ConflictTracker>(region_.id, std::move(*conflict_log));
+    db_->track_conflicts(conflicts_.get());
+
     replication::CoreOptions core;
     core.self = self_;
     core.cluster = config.cluster;
@@ -165,7 +175,8 @@ Expected<void, std::string> Node::start() {
         admin_ = std::make_unique<AdminServer>(
             io_, region_.admin_listen,
             AdminHandlers{[this] { return metrics_text(); }, [this] { return status_json(); },
-                          [] { return std::string(status_page_html); }});
+                          [] { return std::string(status_page_html); },
+                          [this](std::string_view query) { return conflicts_json(query); }});
         if (auto started = admin_->start(); !started)
             return unexpected("admin_listen " + region_.admin_listen + ": " + started.error());
     }

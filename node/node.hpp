@@ -57,6 +57,7 @@ public:
 
     // NodeContext
     Database& db() override { return *db_; }
+    const ConflictTracker& conflicts() const override { return *conflicts_; }
     const ClusterConfig& config() const override { return options_.config; }
     const RegionConfig& region() const override { return region_; }
     std::uint64_t now_ms() const override;
@@ -93,6 +94,7 @@ private:
     void close_idle_segment();
     std::string metrics_text();
     std::string status_json();
+    Expected<std::string, std::string> conflicts_json(std::string_view query);
 
     NodeOptions options_;
     const RegionConfig& region_;
@@ -100,6 +102,7 @@ private:
     std::optional<DataDirLock> lock_;
     Keyspace keyspace_;
     std::unique_ptr<LogStore> log_;
+    std::unique_ptr<ConflictTracker> conflicts_;
     std::unique_ptr<Database> db_;
     std::unique_ptr<replication::ReplicationCore> core_;
     std::unique_ptr<replication::PeerTransport> transport_;

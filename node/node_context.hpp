@@ -52,6 +52,7 @@ public:
     // INFO, MERIDIAN PEERS / PAUSE / RESUME.
     virtual std::string info(std::string_view section) = 0;
     virtual std::string peers_reply() = 0;                       // RESP array
+    virtual const ConflictTracker& conflicts() const = 0;        // counts and the conflict feed
     virtual bool set_peer_paused(std::string_view name, bool paused) = 0;  // false: no such peer
 };
 

@@ -1,10 +1,13 @@
 // What the node tells operators: INFO sections, MERIDIAN PEERS, and the admin
 // endpoints /metrics (Prometheus text) and /status (JSON).
-#include <fstream>
-#include <sstream>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <sstream>
+
+#include "node/conflict_report.hpp"
+#include "node/json_text.hpp"
 #include "node/node.hpp"
 #include "node/prometheus.hpp"
 #include "node/resp_reply.hpp"
@@ -33,26 +36,6 @@ std::string human_bytes(std::uint64_t bytes) {
     out.precision(2);
     out << std::fixed << value << units[unit];
     return out.str();
-}
-
-std::string json_escape(std::string_view text) {
-    std::string out;
-    for (unsigned char c : text) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            default:
-                if (c < 0x20) {
-                    char buffer[8];
-                    std::snprintf(buffer, sizeof buffer, "\\u%04x", c);
-                    out += buffer;
-                } else {
-                    out += static_cast<char>(c);
-                }
-        }
-    }
-    return out;
 }
 
 // INFO values may not contain CR/LF or commas inside one field.
@@ -198,6 +181,25 @@ std::string Node::info(std::string_view section) {
         }
         out << "\r\n";
     }
+    if (wants("conflicts")) {
+        // Per policy: where two regions' writes met without either having observed the other.
+        const ConflictCounts& c = conflicts_->counts();
+        const ConflictLog& feed = conflicts_->log();
+        const HomeRouterStats& h = home_->stats();
+        const RightsStats& b = rights_->stats();
+        out << "# Conflicts\r\n"
+            << "lww_overwritten:" << c.lww_overwritten << "\r\n"
+            << "set_adds_kept:" << c.set_adds_kept << "\r\n"
+            << "counter_merges:" << c.counter_merges << "\r\n"
+            << "bounded_decrements_refused:" << b.decrements_refused << "\r\n"
+            << "bounded_rights_transfers:" << b.transfers_granted << "\r\n"
+            << "home_writes_forwarded:" << h.forwarded << "\r\n"
+            << "home_writes_refused:" << h.unreachable << "\r\n"
+            << "conflict_log_entries:" << feed.entries().size() << "\r\n"
+            << "conflict_log_capacity:" << feed.options().capacity << "\r\n"
+            << "conflict_log_write_errors:" << conflicts_->log_write_errors() << "\r\n"
+            << "conflict_log_problem:" << info_safe(feed.problem()) << "\r\n\r\n";
+    }
     if (wants("keyspace")) {
         out << "# Keyspace\r\n";
         if (keyspace_.visible_size() > 0)
@@ -271,6 +273,25 @@ std::string Node::metrics_text() {
     t.counter("meridian_backups_total", "Backups completed and verified", {{"region", region}},
               backups_->stats().completed);
     t.counter("meridian_backup_failures_total", "Backups that failed", {{"region", region}}, backups_->stats().failed);
+    {
+        const ConflictCounts& c = conflicts_->counts();
+        const std::string_view help =
+            "Writes that met a concurrent write of another region, by policy and outcome";
+        t.counter("meridian_conflicts_total", help,
+                  {{"region", region}, {"policy", "lww"}, {"outcome", "overwritten"}},
+                  c.lww_overwritten);
+        t.counter("meridian_conflicts_total", help,
+                  {{"region", region}, {"policy", "set"}, {"outcome", "add_kept"}},
+                  c.set_adds_kept);
+        t.counter("meridian_conflicts_total", help,
+                  {{"region", region}, {"policy", "counter"}, {"outcome", "merged"}},
+                  c.counter_merges);
+        t.gauge("meridian_conflict_log_entries", "LWW losses kept in the conflict feed",
+                {{"region", region}}, conflicts_->log().entries().size());
+        t.counter("meridian_conflict_log_write_errors_total",
+                  "Failed appends to the conflict log file", {{"region", region}},
+                  conflicts_->log_write_errors());
+    }
     if (archiver_->enabled()) {
         t.counter("meridian_wal_segments_archived_total", "WAL segments copied to the archive",
                   {{"region", region}}, archiver_->stats().segments_archived);
@@ -362,7 +383,16 @@ std::string Node::status_json() {
         << ",\"rights_transfers_granted\":" << b.transfers_granted
         << ",\"rights_transfers_refused\":" << b.transfers_refused
         << ",\"decrements_waited\":" << b.decrements_waited
-        << ",\"decrements_refused\":" << b.decrements_refused << "},\"homes\":[";
+        << ",\"decrements_refused\":" << b.decrements_refused << "}";
+    const ConflictCounts& c = conflicts_->counts();
+    out << ",\"conflicts\":{\"lww_overwritten\":" << c.lww_overwritten
+        << ",\"set_adds_kept\":" << c.set_adds_kept << ",\"counter_merges\":" << c.counter_merges
+        << ",\"bounded_decrements_refused\":" << b.decrements_refused
+        << ",\"bounded_rights_transfers\":" << b.transfers_granted
+        << ",\"home_writes_forwarded\":" << h.forwarded
+        << ",\"home_writes_refused\":" << h.unreachable
+        << ",\"feed_entries\":" << conflicts_->log().entries().size() << ",\"feed_problem\":\""
+        << json_escape(conflicts_->log().problem()) << "\"},\"homes\":[";
     bool first = true;
     for (const conflict::Policy& policy : options_.config.policies.rules()) {
         if (!policy.home_routed) continue;
@@ -399,6 +429,13 @@ std::string Node::status_json() {
     }
     out << "]}";
     return out.str();
+}
+
+Expected<std::string, std::string> Node::conflicts_json(std::string_view query) {
+    auto q = parse_conflict_query_string(query);
+    if (!q) return unexpected(q.error());
+    const auto entries = select_conflicts(conflicts_->log(), *q);
+    return node::conflicts_json(entries, options_.config.directory, region_.name, *conflicts_);
 }
 
 }  // namespace meridian::node
