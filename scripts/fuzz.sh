@@ -45,6 +45,7 @@ targets=(
   "cluster_config_fuzz:4096:cluster_config_fuzz"
   "backup_manifest_fuzz:8192:backup_manifest_fuzz"
   "wal_reader_fuzz:8192:wal_reader_fuzz"
+  "conflict_log_fuzz:4096:conflict_log_fuzz"
   "frame_decoder_fuzz:16384:frame_decoder_fuzz"
   "frame_decoder_compressed_fuzz:4096:frame_decoder_compressed_fuzz"
   "peer_payload_fuzz:8192:peer_payload_fuzz"

@@ -22,6 +22,7 @@
 #include "replication/messages.hpp"
 #include "replication/record_format.hpp"
 #include "storage/backup_manifest.hpp"
+#include "storage/conflict_log.hpp"
 #include "storage/env.hpp"
 #include "storage/sha256.hpp"
 #include "storage/wal.hpp"
@@ -470,6 +471,30 @@ void backup_manifests(Corpus& corpus) {
 
 }  // namespace
 
+// Conflict log files: one as ConflictLog writes it, a torn one, and entries of every shape.
+void conflict_logs(Corpus& corpus) {
+    const std::string t = "conflict_log_fuzz";
+    namespace node = meridian::node;
+    using meridian::crdt::Hlc;
+    using meridian::crdt::WriteStamp;
+    const auto entry = [](std::string key, std::optional<std::string> value, std::uint64_t ms) {
+        return node::ConflictEntry{Hlc::from_parts(ms + 10, 1),
+                                   std::move(key),
+                                   std::move(value),
+                                   0,
+                                   WriteStamp{Hlc::from_parts(ms, 0), {1, 0}},
+                                   WriteStamp{Hlc::from_parts(ms, 3), {2, 1}}};
+    };
+    std::string file(node::kConflictLogMagic);
+    file += node::frame_conflict_entry(entry("balance:alice", "100", 1'700'000'000'000));
+    file += node::frame_conflict_entry(entry("profile:7", std::nullopt, 1'700'000'000'500));
+    file += node::frame_conflict_entry(entry("", std::string(300, 'v'), 1));
+    corpus.add(t, "three-entries", file);
+    corpus.add(t, "torn-tail", file.substr(0, file.size() - 5));
+    corpus.add(t, "header-only", std::string(node::kConflictLogMagic));
+    corpus.add(t, "wrong-header", "MRDNWAL1" + file.substr(8));
+}
+
 int main(int argc, char** argv) {
     if (argc != 2) {
         std::fprintf(stderr, "usage: %s CORPUS_DIR   (e.g. tests/fuzz/corpus)\n", argv[0]);
@@ -482,6 +507,7 @@ int main(int argc, char** argv) {
     resp(corpus);
     cluster_configs(corpus);
     backup_manifests(corpus);
+    conflict_logs(corpus);
     corpus.report();
     return 0;
 }
