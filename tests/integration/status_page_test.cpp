@@ -122,6 +122,8 @@ TEST_CASE("the status page shows a paused link's lag growing, then the link reco
     }
     for (int i = 0; i < 20; ++i)
         REQUIRE(us.command({"SET", "k" + std::to_string(i), "v"}) == Reply::string("OK"));
+    // Written at eu-west too, after us-east: its later stamp wins, and us-east's write is lost.
+    REQUIRE(cluster.client("eu-west").command({"SET", "k0", "eu"}) == Reply::string("OK"));
     const std::string cut = load_page(admin, profile);
     const auto before = row_of(cut, "eu-west");
     REQUIRE(before.has_value());
@@ -147,6 +149,17 @@ TEST_CASE("the status page shows a paused link's lag growing, then the link reco
         [&] {
             const auto row = row_of(load_page(admin, profile), "eu-west");
             return row && row->state == "connected" && row->lag_records == 0 && row->lag_ms == 0;
+        },
+        20000));
+    // The loss shows in the conflict counts.
+    const std::string label = "LWW writes of this region lost to a concurrent write";
+    REQUIRE(eventually(
+        [&] {
+            const std::string dom = load_page(admin, profile);
+            const std::size_t at = dom.find(label);
+            const std::size_t dd = dom.find("<dd>", at);
+            return at != std::string::npos && dd != std::string::npos &&
+                   dom.compare(dd + 4, 6, "1</dd>") == 0;
         },
         20000));
     load_page(admin, profile, "3-recovered.png");
