@@ -95,7 +95,9 @@ public:
         time_ = other.time_;
         writer_ = other.writer_;
         present_ = other.present_;
-        value_ = present_ ? other.value_ : T{};  // a deleted string keeps no buffer
+        // Emptied first: assigning a string keeps a longer old value's buffer.
+        (void)std::exchange(value_, T{});
+        if (present_) value_ = other.value_;
         for (const SeenWrite& s : other.seen()) insert_seen(seen_, s);
         drop_implied_seen();
         return lost;
