@@ -8,7 +8,6 @@
 #include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -36,33 +35,6 @@ type = "counter"
 )";
 
 const Reply ok = Reply::string("OK");
-
-void pause_link(RedisClient& a, const std::string& a_name, RedisClient& b,
-                const std::string& b_name, const std::string& verb) {
-    REQUIRE(a.command({"MERIDIAN", verb, b_name}) == ok);
-    REQUIRE(b.command({"MERIDIAN", verb, a_name}) == ok);
-}
-
-// INFO conflicts as name -> value.
-std::map<std::string, std::string> conflict_info(RedisClient& client) {
-    const Reply info = client.command({"INFO", "conflicts"});
-    REQUIRE(info.is_string());
-    std::map<std::string, std::string> fields;
-    std::istringstream lines(info.as_string());
-    for (std::string line; std::getline(lines, line);) {
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        const auto colon = line.find(':');
-        if (colon != std::string::npos) fields[line.substr(0, colon)] = line.substr(colon + 1);
-    }
-    return fields;
-}
-
-long long info_count(RedisClient& client, const std::string& name) {
-    const auto fields = conflict_info(client);
-    const auto it = fields.find(name);
-    REQUIRE(it != fields.end());
-    return std::stoll(it->second);
-}
 
 struct FeedEntry {
     std::string key;
@@ -110,7 +82,7 @@ TEST_CASE("concurrent lww writes through a partition: exactly the losers are in 
         REQUIRE(us.command({"SET", "k" + std::to_string(i), "base"}) == ok);
     REQUIRE(eventually([&] { return eu.command({"GET", "k11"}) == Reply::string("base"); }, 5000));
 
-    pause_link(us, "us-east", eu, "eu-west", "PAUSE");
+    cluster.partition("us-east", "eu-west");
     // Every contended key: us writes twice (its first write is overwritten by its own second,
     // which is no conflict), eu once; the order alternates so that each side wins some.
     for (int i = 0; i < kContended; ++i) {
@@ -126,7 +98,7 @@ TEST_CASE("concurrent lww writes through a partition: exactly the losers are in 
     }
     REQUIRE(us.command({"SET", "only-us", "1"}) == ok);  // written on one side: no conflict
     REQUIRE(eu.command({"SET", "only-eu", "1"}) == ok);
-    pause_link(us, "us-east", eu, "eu-west", "RESUME");
+    cluster.heal("us-east", "eu-west");
     REQUIRE(eventually(
         [&] {
             return eu.command({"GET", "only-us"}) == Reply::string("1") &&
@@ -177,8 +149,8 @@ TEST_CASE("concurrent lww writes through a partition: exactly the losers are in 
         }
         CHECK(entries.size() == lost.size());  // each loser exactly once
         CHECK(keys == lost);
-        CHECK(info_count(client, "lww_overwritten") == static_cast<long long>(lost.size()));
-        CHECK(info_count(client, "conflict_log_entries") == static_cast<long long>(lost.size()));
+        CHECK(info_number(client, "lww_overwritten") == static_cast<long long>(lost.size()));
+        CHECK(info_number(client, "conflict_log_entries") == static_cast<long long>(lost.size()));
     };
     check_feed(us, "us-east", "eu-west", us_lost);
     check_feed(eu, "eu-west", "us-east", eu_lost);
@@ -215,13 +187,13 @@ TEST_CASE("the conflict feed survives kill -9, and a restart counts nothing twic
     cluster.start_all();
     RedisClient us = cluster.client("us-east");
     RedisClient eu = cluster.client("eu-west");
-    pause_link(us, "us-east", eu, "eu-west", "PAUSE");
+    cluster.partition("us-east", "eu-west");
     for (int i = 0; i < 5; ++i) {
         const std::string key = "key" + std::to_string(i);
         REQUIRE(us.command({"SET", key, "us"}) == ok);
         REQUIRE(eu.command({"SET", key, "eu"}) == ok);  // stamped later: eu wins, us loses
     }
-    pause_link(us, "us-east", eu, "eu-west", "RESUME");
+    cluster.heal("us-east", "eu-west");
     std::vector<FeedEntry> before;
     REQUIRE(eventually(
         [&] {
@@ -240,7 +212,7 @@ TEST_CASE("the conflict feed survives kill -9, and a restart counts nothing twic
         CHECK(after[i].detected == before[i].detected);
     }
     // Replaying the WAL found the same conflicts again and logged none of them.
-    CHECK(info_count(us, "lww_overwritten") == 0);
+    CHECK(info_number(us, "lww_overwritten") == 0);
 }
 
 TEST_CASE("a corrupt conflict feed file is set aside and the node starts with an empty feed") {
@@ -248,12 +220,12 @@ TEST_CASE("a corrupt conflict feed file is set aside and the node starts with an
     cluster.start_all();
     RedisClient us = cluster.client("us-east");
     RedisClient eu = cluster.client("eu-west");
-    pause_link(us, "us-east", eu, "eu-west", "PAUSE");
+    cluster.partition("us-east", "eu-west");
     REQUIRE(us.command({"SET", "a", "us"}) == ok);
     REQUIRE(eu.command({"SET", "a", "eu"}) == ok);
     REQUIRE(us.command({"SET", "b", "us"}) == ok);
     REQUIRE(eu.command({"SET", "b", "eu"}) == ok);
-    pause_link(us, "us-east", eu, "eu-west", "RESUME");
+    cluster.heal("us-east", "eu-west");
     REQUIRE(eventually([&] { return feed(us).size() + feed(eu).size() == 2; }, 10000));
     const std::string region = feed(us).empty() ? "eu-west" : "us-east";
 
@@ -267,7 +239,8 @@ TEST_CASE("a corrupt conflict feed file is set aside and the node starts with an
     cluster.start(region);
     RedisClient client = cluster.client(region);
     CHECK(feed(client).empty());
-    CHECK_THAT(conflict_info(client)["conflict_log_problem"], Catch::Contains("set aside"));
+    CHECK_THAT(info_value(client, "conflict_log_problem").value_or(""),
+               Catch::Contains("set aside"));
     CHECK(std::filesystem::exists(path + ".bad"));
     CHECK(client.command({"SET", "still", "serving"}) == ok);
 }
@@ -283,15 +256,15 @@ TEST_CASE("set adds kept over a concurrent remove and merged counter deltas are 
             return eu.command({"SISMEMBER", "tags:1", "red"}) == Reply::integer(1);
         },
         5000));
-    CHECK(info_count(us, "set_adds_kept") == 0);
-    CHECK(info_count(eu, "set_adds_kept") == 0);
+    CHECK(info_number(us, "set_adds_kept") == 0);
+    CHECK(info_number(eu, "set_adds_kept") == 0);
 
-    pause_link(us, "us-east", eu, "eu-west", "PAUSE");
+    cluster.partition("us-east", "eu-west");
     REQUIRE(eu.command({"SREM", "tags:1", "red"}) == Reply::integer(1));
     REQUIRE(us.command({"SADD", "tags:1", "red"}) == Reply::integer(0));  // re-added: a new dot
     REQUIRE(us.command({"INCR", "hits:1"}) == Reply::integer(1));
     REQUIRE(eu.command({"INCR", "hits:1"}) == Reply::integer(1));
-    pause_link(us, "us-east", eu, "eu-west", "RESUME");
+    cluster.heal("us-east", "eu-west");
     REQUIRE(eventually(
         [&] {
             return eu.command({"GET", "hits:1"}) == Reply::string("2") &&
@@ -305,10 +278,10 @@ TEST_CASE("set adds kept over a concurrent remove and merged counter deltas are 
         5000));
     // eu received a re-add that had not seen its remove: the add won there. us received a
     // remove that had observed nothing us still holds: nothing to count.
-    CHECK(info_count(eu, "set_adds_kept") == 1);
-    CHECK(info_count(us, "set_adds_kept") == 0);
-    CHECK(info_count(us, "counter_merges") == 1);
-    CHECK(info_count(eu, "counter_merges") == 1);
+    CHECK(info_number(eu, "set_adds_kept") == 1);
+    CHECK(info_number(us, "set_adds_kept") == 0);
+    CHECK(info_number(us, "counter_merges") == 1);
+    CHECK(info_number(eu, "counter_merges") == 1);
     const HttpReply status = http_get(cluster.spec("eu-west").admin_port, "/status");
     CHECK_THAT(status.body, Catch::Contains("\"set_adds_kept\":1"));
     const HttpReply metrics = http_get(cluster.spec("eu-west").admin_port, "/metrics");

@@ -41,16 +41,6 @@ long long integer_of(RedisClient& c, std::vector<std::string> command) {
     return r.as_integer();
 }
 
-// A field of INFO's text, as a number; -1 when absent.
-long long info_field(RedisClient& c, const std::string& field) {
-    const Reply r = c.command({"INFO", "all"});
-    REQUIRE(r.is_string());
-    const std::string& text = r.as_string();
-    const auto at = text.find(field + ":");
-    if (at == std::string::npos) return -1;
-    return std::stoll(text.substr(at + field.size() + 1));
-}
-
 }  // namespace
 
 TEST_CASE("a TTL replicates and the key disappears at every region, its writer reclaims it") {
@@ -79,9 +69,9 @@ TEST_CASE("a TTL replicates and the key disappears at every region, its writer r
 
     // us-east wrote the TTL and reclaims the key (by a replicated delete); eu-west leaves it to
     // us-east, so each expired key is reclaimed once.
-    REQUIRE(eventually([&] { return info_field(us, "expired_keys") == 1; }, 5000));
+    REQUIRE(eventually([&] { return info_number(us, "expired_keys") == 1; }, 5000));
     REQUIRE(eventually([&] { return integer_of(eu, {"DBSIZE"}) == 1; }, 5000));
-    CHECK(info_field(eu, "expired_keys") == 0);
+    CHECK(info_number(eu, "expired_keys") == 0);
 }
 
 TEST_CASE("EXPIRE, PERSIST and a write after expiry on strings, counters and sets") {

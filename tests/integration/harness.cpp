@@ -592,6 +592,25 @@ Expected<Process, std::string> start_redis_server(std::uint16_t port, const std:
                       "; its log:\n" + text.str());
 }
 
+std::optional<std::string> info_value(RedisClient& client, const std::string& field) {
+    const Reply info = client.command({"INFO", "all"});
+    REQUIRE(info.is_string());
+    const std::string& text = info.as_string();
+    const std::string head = field + ":";
+    for (std::size_t at = 0; at < text.size();) {
+        const std::size_t end = std::min(text.find("\r\n", at), text.size());
+        if (text.compare(at, head.size(), head) == 0 && at + head.size() <= end)
+            return text.substr(at + head.size(), end - at - head.size());
+        at = end + 2;
+    }
+    return std::nullopt;
+}
+
+long long info_number(RedisClient& client, const std::string& field) {
+    const auto value = info_value(client, field);
+    return value ? std::stoll(*value) : -1;
+}
+
 bool eventually(std::function<bool()> predicate, int timeout_ms) {
     const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
     for (;;) {
@@ -830,6 +849,16 @@ void Cluster::resume(const std::string& name) {
     Region& r = region(name);
     if (!r.process || !r.process->running()) FAIL("Cluster::resume: " + name + " is not running");
     r.process->signal(SIGCONT);
+}
+
+void Cluster::partition(const std::string& a, const std::string& b) {
+    REQUIRE(client(a).command({"MERIDIAN", "PAUSE", b}) == Reply::string("OK"));
+    REQUIRE(client(b).command({"MERIDIAN", "PAUSE", a}) == Reply::string("OK"));
+}
+
+void Cluster::heal(const std::string& a, const std::string& b) {
+    REQUIRE(client(a).command({"MERIDIAN", "RESUME", b}) == Reply::string("OK"));
+    REQUIRE(client(b).command({"MERIDIAN", "RESUME", a}) == Reply::string("OK"));
 }
 
 bool Cluster::running(const std::string& name) const {

@@ -235,6 +235,10 @@ public:
     int terminate(const std::string& region);
     void pause(const std::string& region);   // SIGSTOP
     void resume(const std::string& region);  // SIGCONT
+    // Cuts the replication link between two running regions from both sides (MERIDIAN PAUSE),
+    // and restores it (MERIDIAN RESUME); REQUIREs that both answer OK.
+    void partition(const std::string& a, const std::string& b);
+    void heal(const std::string& a, const std::string& b);
     bool running(const std::string& region) const;
 
     // A fresh connection to the region's client port; a failed() client if it cannot connect.
@@ -276,6 +280,11 @@ private:
 // A redis-server (from PATH) on 127.0.0.1:port that persists nothing, its log in
 // `dir`/redis.log, once it answers PING (at most 10 s); the error, with the log, otherwise.
 Expected<Process, std::string> start_redis_server(std::uint16_t port, const std::string& dir);
+
+// A field of the region's `INFO all` ("name:value" at a line's start): its value, or nullopt
+// when absent; info_number() reads it as a number, -1 when absent.
+std::optional<std::string> info_value(RedisClient& client, const std::string& field);
+long long info_number(RedisClient& client, const std::string& field);
 
 // Polls `predicate` every few ms until it holds (true) or `timeout_ms` passes (false).
 bool eventually(std::function<bool()> predicate, int timeout_ms);

@@ -33,16 +33,6 @@ Reply strings(std::vector<std::string> items) {
     return Reply::array(std::move(out));
 }
 
-void partition(RedisClient& a, const std::string& a_name, RedisClient& b, const std::string& b_name) {
-    REQUIRE(a.command({"MERIDIAN", "PAUSE", b_name}) == ok);
-    REQUIRE(b.command({"MERIDIAN", "PAUSE", a_name}) == ok);
-}
-
-void heal(RedisClient& a, const std::string& a_name, RedisClient& b, const std::string& b_name) {
-    REQUIRE(a.command({"MERIDIAN", "RESUME", b_name}) == ok);
-    REQUIRE(b.command({"MERIDIAN", "RESUME", a_name}) == ok);
-}
-
 }  // namespace
 
 TEST_CASE("hash fields written at one region replicate and read the same at the other") {
@@ -74,7 +64,7 @@ TEST_CASE("during a partition an hset survives a concurrent hdel and del, and hi
     REQUIRE(eventually([&] { return eu.command({"HLEN", "user:2"}) == Reply::integer(1); }, 5000));
     REQUIRE(eu.command({"HLEN", "user:1"}) == Reply::integer(3));
 
-    partition(us, "us-east", eu, "eu-west");
+    cluster.partition("us-east", "eu-west");
     // user:1: eu deletes the whole hash while us sets a field and increments another.
     REQUIRE(eu.command({"DEL", "user:1"}) == Reply::integer(1));
     REQUIRE(us.command({"HSET", "user:1", "name", "grace"}) == Reply::integer(0));
@@ -88,7 +78,7 @@ TEST_CASE("during a partition an hset survives a concurrent hdel and del, and hi
     REQUIRE(us.command({"HSET", "user:2", "who", "us"}) == Reply::integer(1));
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     REQUIRE(eu.command({"HSET", "user:2", "who", "eu"}) == Reply::integer(1));
-    heal(us, "us-east", eu, "eu-west");
+    cluster.heal("us-east", "eu-west");
 
     // user:1: the DEL removed what eu had seen ("gone", the old name, the old 10); the HSET and
     // the increment it had not seen survive: n shows only the 5 added after the DEL's view.
