@@ -223,7 +223,8 @@ private:
     // the adder still held the member, which a remove here had taken out.
     bool revives_removed(const OrSet& other) const {
         if (other.entries_.size() != 1) return false;
-        const auto& [member, dots] = *other.entries_.begin();
+        const T& member = other.entries_.begin()->first;
+        const Dots& dots = other.entries_.begin()->second;  // not a binding: lambdas capture it
         constexpr std::size_t kMostReplaced = 8;  // a full state is no add's delta: not scanned
         if (entries_.contains(member) || other.context_.dot_count() > dots.size() + kMostReplaced)
             return false;

@@ -75,8 +75,15 @@ public:
 
 private:
     AdminHandlers handlers() {
-        return {[this] { return metrics_page(++scrapes_); }, [] { return std::string(kStatus); },
-                [] { return std::string(kPage); }};
+        // /conflicts echoes its query string, and refuses "bad".
+        return {
+            [this] { return metrics_page(++scrapes_); }, [] { return std::string(kStatus); },
+            [] { return std::string(kPage); },
+            [](std::string_view query) -> meridian::Expected<std::string, std::string> {
+                if (query == "bad")
+                    return meridian::unexpected(std::string("COUNT must be a positive integer"));
+                return "{\"query\":\"" + std::string(query) + "\"}";
+            }};
     }
 
     boost::asio::io_context io_;
@@ -221,6 +228,24 @@ TEST_CASE("GET /status answers JSON, also with a query string") {
         CHECK(r->header("content-type") == "application/json");
         CHECK(r->body == kStatus);
     }
+}
+
+TEST_CASE(
+    "GET /conflicts hands its query string over, and answers 400 with the reason it is refused") {
+    TestAdmin admin;
+    RawHttp http(admin.port());
+    const auto r = http.get("/conflicts?count=5&match=a%2A");
+    REQUIRE(r.has_value());
+    CHECK(r->status == 200);
+    CHECK(r->header("content-type") == "application/json");
+    CHECK(r->body == "{\"query\":\"count=5&match=a%2A\"}");
+    const auto bare = http.get("/conflicts");
+    REQUIRE(bare.has_value());
+    CHECK(bare->body == "{\"query\":\"\"}");
+    const auto refused = http.get("/conflicts?bad");
+    REQUIRE(refused.has_value());
+    CHECK(refused->status == 400);
+    CHECK(refused->body == "COUNT must be a positive integer\n");
 }
 
 TEST_CASE("GET / answers the status page as HTML, and only / does") {
