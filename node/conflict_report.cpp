@@ -5,6 +5,7 @@
 #include <charconv>
 #include <sstream>
 #include <utility>
+#include <variant>
 
 #include "conflict/glob.hpp"
 #include "node/json_text.hpp"
@@ -62,9 +63,10 @@ std::optional<std::string> percent_decode(std::string_view text) {
     return out;
 }
 
+// One field of an entry: text, a number, or nil (the value of a losing DEL).
 struct Field {
     std::string_view name;
-    std::string text;
+    std::variant<std::string, std::uint64_t, std::monostate> value;
 };
 
 std::string replica_name(crdt::ReplicaId replica, const conflict::RegionDirectory& regions) {
@@ -122,25 +124,23 @@ std::vector<const ConflictEntry*> select_conflicts(const ConflictLog& log, const
 namespace {
 
 std::vector<Field> fields_of(const ConflictEntry& e, const conflict::RegionDirectory& regions) {
+    Field value{"value", std::monostate{}};
+    if (e.value) value.value = *e.value;
     return {
+        // HLCs as text: they pass 2^53, past what a JSON reader keeps exact.
         {"detected", std::to_string(e.detected.packed())},
         {"key", e.key},
-        {"value", e.value.value_or("")},
-        {"value_size", std::to_string(e.value_size)},
+        std::move(value),
+        {"value_size", e.value_size},
         {"loser_region", replica_name(e.loser.writer, regions)},
-        {"loser_epoch", std::to_string(e.loser.writer.epoch)},
+        {"loser_epoch", std::uint64_t{e.loser.writer.epoch}},
         {"loser_hlc", std::to_string(e.loser.time.packed())},
-        {"loser_ms", std::to_string(e.loser.time.physical_ms())},
+        {"loser_ms", e.loser.time.physical_ms()},
         {"winner_region", replica_name(e.winner.writer, regions)},
-        {"winner_epoch", std::to_string(e.winner.writer.epoch)},
+        {"winner_epoch", std::uint64_t{e.winner.writer.epoch}},
         {"winner_hlc", std::to_string(e.winner.time.packed())},
-        {"winner_ms", std::to_string(e.winner.time.physical_ms())},
+        {"winner_ms", e.winner.time.physical_ms()},
     };
-}
-
-bool is_number(std::string_view name) {
-    return name == "value_size" || name == "loser_epoch" || name == "winner_epoch" ||
-           name == "loser_ms" || name == "winner_ms";
 }
 
 }  // namespace
@@ -153,12 +153,12 @@ void conflicts_reply(std::string& out, std::span<const ConflictEntry* const> ent
         resp::array(out, fields.size() * 2);
         for (const Field& f : fields) {
             resp::bulk(out, f.name);
-            if (f.name == "value" && !e->value) {
-                resp::null_bulk(out);  // the losing write was a delete
-            } else if (is_number(f.name)) {
-                resp::integer(out, static_cast<std::int64_t>(*parse_u64(f.text)));
+            if (const auto* text = std::get_if<std::string>(&f.value)) {
+                resp::bulk(out, *text);
+            } else if (const auto* number = std::get_if<std::uint64_t>(&f.value)) {
+                resp::integer(out, static_cast<std::int64_t>(*number));
             } else {
-                resp::bulk(out, f.text);
+                resp::null_bulk(out);
             }
         }
     }
@@ -181,13 +181,12 @@ std::string conflicts_json(std::span<const ConflictEntry* const> entries,
         const char* field_sep = "";
         for (const Field& f : fields_of(*e, regions)) {
             out << std::exchange(field_sep, ",") << '"' << f.name << "\":";
-            if (f.name == "value" && !e->value) {
-                out << "null";
-            } else if (is_number(f.name)) {
-                out << f.text;
+            if (const auto* text = std::get_if<std::string>(&f.value)) {
+                out << '"' << json_escape(*text, true) << '"';
+            } else if (const auto* number = std::get_if<std::uint64_t>(&f.value)) {
+                out << *number;
             } else {
-                // HLCs as strings: they pass 2^53, past what a JSON reader keeps exact.
-                out << '"' << json_escape(f.text, true) << '"';
+                out << "null";
             }
         }
         out << '}';
