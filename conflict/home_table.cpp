@@ -1,0 +1,244 @@
+#include "conflict/home_table.hpp"
+
+#include <algorithm>
+#include <set>
+
+namespace meridian::conflict {
+
+namespace {
+
+std::uint64_t left(std::uint64_t until_ms, std::uint64_t now_ms) {
+    return until_ms > now_ms ? until_ms - now_ms : 0;
+}
+
+}  // namespace
+
+HomeTable::HomeTable(Options options, const HomeDurable& durable, std::uint64_t started_ms)
+    : options_(std::move(options)), started_ms_(started_ms) {
+    std::sort(options_.regions.begin(), options_.regions.end());
+    for (crdt::RegionId region : options_.regions)
+        entries_.push_back(HomeEntry{region, region, 0, {}});
+    for (const HomeEntry& e : durable.entries) adopt(e);
+    for (const HomePromise& p : durable.promises) {
+        if (!find(p.home)) continue;  // a region since removed from the cluster file
+        if (HomePromise* mine = find_promise(p.home)) {
+            if (p.epoch > mine->epoch) *mine = p;
+        } else {
+            promises_.push_back(p);
+        }
+    }
+    std::sort(promises_.begin(), promises_.end(),
+              [](const HomePromise& a, const HomePromise& b) { return a.home < b.home; });
+}
+
+HomeEntry* HomeTable::find(crdt::RegionId home) {
+    auto it = std::lower_bound(entries_.begin(), entries_.end(), home,
+                               [](const HomeEntry& e, crdt::RegionId h) { return e.home < h; });
+    return it != entries_.end() && it->home == home ? &*it : nullptr;
+}
+
+HomePromise* HomeTable::find_promise(crdt::RegionId home) {
+    for (HomePromise& p : promises_)
+        if (p.home == home) return &p;
+    return nullptr;
+}
+
+const HomePromise* HomeTable::find_promise(crdt::RegionId home) const {
+    return const_cast<HomeTable*>(this)->find_promise(home);
+}
+
+const HomeEntry& HomeTable::entry(crdt::RegionId home) const {
+    static const HomeEntry none;
+    const HomeEntry* e = const_cast<HomeTable*>(this)->find(home);
+    return e ? *e : none;
+}
+
+std::optional<HomePromise> HomeTable::promise(crdt::RegionId home) const {
+    const HomePromise* p = find_promise(home);
+    return p ? std::optional<HomePromise>(*p) : std::nullopt;
+}
+
+HomeDurable HomeTable::durable() const {
+    HomeDurable d;
+    for (const HomeEntry& e : entries_)
+        if (e.epoch > 0) d.entries.push_back(e);
+    d.promises = promises_;
+    return d;
+}
+
+std::uint64_t HomeTable::floor_epoch(crdt::RegionId home) const {
+    const HomePromise* p = find_promise(home);
+    return std::max(entry(home).epoch, p ? p->epoch : 0);
+}
+
+std::uint64_t HomeTable::highest_epoch() const {
+    std::uint64_t highest = 0;
+    for (const HomeEntry& e : entries_) highest = std::max(highest, floor_epoch(e.home));
+    return highest;
+}
+
+bool HomeTable::adopt(const HomeEntry& entry) {
+    HomeEntry* mine = find(entry.home);
+    if (!mine || entry.epoch <= mine->epoch) return false;
+    *mine = entry;
+    return true;
+}
+
+FailoverVote HomeTable::vote(const FailoverProposal& proposal, const crdt::VersionVector& log_vv,
+                             std::uint64_t now_ms) {
+    FailoverVote vote;
+    vote.round = proposal.round;
+    for (const HomeEntry& e : proposal.homes) adopt(e);
+    for (const HomeEntry& e : proposal.homes) {
+        if (!find(e.home)) {
+            vote.reason = "home " + std::to_string(e.home) + " is not a region here";
+            return vote;
+        }
+        const HomePromise* p = find_promise(e.home);
+        const bool repeated =
+            p && p->epoch == proposal.epoch && p->owner == proposal.to && !p->aborted;
+        if (proposal.epoch <= floor_epoch(e.home) && !repeated) {
+            vote.highest_epoch = highest_epoch();
+            vote.reason = "epoch " + std::to_string(proposal.epoch) + " is not above " +
+                          std::to_string(floor_epoch(e.home));
+            return vote;
+        }
+    }
+    vote.accepted = true;
+    vote.vv = log_vv;
+    // A region that restarted may have granted leases it no longer remembers.
+    vote.lease_left_ms = left(started_ms_ + options_.lease_ms, now_ms);
+    for (const HomeEntry& e : proposal.homes) {
+        if (HomePromise* p = find_promise(e.home)) {
+            *p = HomePromise{e.home, proposal.epoch, proposal.to, false};
+        } else {
+            promises_.push_back(HomePromise{e.home, proposal.epoch, proposal.to, false});
+            std::sort(promises_.begin(), promises_.end(),
+                      [](const HomePromise& a, const HomePromise& b) { return a.home < b.home; });
+        }
+        if (auto g = granted_.find(e.home); g != granted_.end() && g->second.owner != proposal.to)
+            vote.lease_left_ms = std::max(vote.lease_left_ms, left(g->second.until_ms, now_ms));
+    }
+    return vote;
+}
+
+bool HomeTable::release(std::uint64_t epoch, const std::vector<crdt::RegionId>& homes) {
+    bool changed = false;
+    for (crdt::RegionId home : homes)
+        if (HomePromise* p = find_promise(home); p && p->epoch == epoch && !p->aborted) {
+            p->aborted = true;
+            changed = true;
+        }
+    return changed;
+}
+
+LeaseGrant HomeTable::grant(crdt::RegionId requester, const LeaseRequest& request,
+                            std::uint64_t now_ms) {
+    LeaseGrant grant;
+    grant.round = request.round;
+    for (const HomeEntry& asked : request.owned) {
+        adopt(asked);
+        const HomeEntry& e = entry(asked.home);
+        if (e.home == 0 || e.owner != requester || e.epoch != asked.epoch) continue;
+        const HomePromise* p = find_promise(e.home);
+        if (p && p->epoch > e.epoch && !p->aborted) continue;  // voted to move it: let it lapse
+        granted_[e.home] = GrantedLease{requester, e.epoch, now_ms + options_.lease_ms};
+        grant.homes.push_back(e.home);
+    }
+    return grant;
+}
+
+LeaseRequest HomeTable::lease_request(std::uint64_t round) const {
+    LeaseRequest request;
+    request.round = round;
+    for (const HomeEntry& e : entries_)
+        if (e.owner == options_.self) request.owned.push_back(e);
+    return request;
+}
+
+void HomeTable::granted(crdt::RegionId grantor, const LeaseRequest& asked, const LeaseGrant& grant,
+                        std::uint64_t asked_ms) {
+    // Counted from the request, 10% short: the grantor's lease started later, and the two
+    // clocks may run at slightly different rates.
+    const std::uint64_t until = asked_ms + options_.lease_ms - options_.lease_ms / 10;
+    for (crdt::RegionId home : grant.homes) {
+        auto it = std::find_if(asked.owned.begin(), asked.owned.end(),
+                               [&](const HomeEntry& e) { return e.home == home; });
+        if (it == asked.owned.end()) continue;
+        HeldLease& held = held_[home];
+        if (held.epoch != it->epoch) held = HeldLease{it->epoch, {}};
+        std::uint64_t& mine = held.until_ms[grantor];
+        mine = std::max(mine, until);
+    }
+}
+
+std::size_t HomeTable::lease_quorum() const {
+    return options_.regions.size() - majority();
+}
+
+Serving HomeTable::serving(crdt::RegionId home, const crdt::VersionVector& log_vv,
+                           std::uint64_t now_ms) const {
+    const HomeEntry& e = entry(home);
+    if (e.owner != options_.self) return Serving::elsewhere;
+    const HomePromise* p = find_promise(home);
+    if (p && p->epoch > e.epoch && p->owner != options_.self && !p->aborted) return Serving::fenced;
+    if (!log_vv.includes(e.required)) return Serving::catching_up;
+    std::size_t grants = 0;
+    if (auto held = held_.find(home); held != held_.end() && held->second.epoch == e.epoch)
+        for (const auto& [grantor, until] : held->second.until_ms) grants += until > now_ms ? 1 : 0;
+    return grants >= lease_quorum() ? Serving::yes : Serving::no_lease;
+}
+
+// ---- FailoverRound -----------------------------------------------------------------------
+
+FailoverRound::FailoverRound(FailoverProposal proposal, std::size_t regions)
+    : proposal_(std::move(proposal)), regions_(regions), majority_(regions / 2 + 1) {}
+
+void FailoverRound::add(crdt::RegionId from, const FailoverVote& vote, std::uint64_t now_ms) {
+    if (vote.round != proposal_.round || accepted_.contains(from) || refused_.contains(from))
+        return;
+    if (!vote.accepted) {
+        refused_.emplace(from, vote);
+        return;
+    }
+    accepted_.emplace(from, vote);
+    leases_out_ = leases_out_ && vote.lease_left_ms == 0;
+    commit_at_ms_ = std::max(commit_at_ms_, now_ms + vote.lease_left_ms);
+}
+
+std::vector<HomeEntry> FailoverRound::commit() const {
+    std::set<crdt::RegionId> old_owners;
+    for (const HomeEntry& e : proposal_.homes) old_owners.insert(e.owner);
+    crdt::VersionVector required;
+    for (const auto& [region, vote] : accepted_)
+        for (const auto& v : vote.vv.entries())
+            if (old_owners.contains(v.replica.region)) required.advance(v.replica, v.seq);
+    std::vector<HomeEntry> entries;
+    for (const HomeEntry& e : proposal_.homes)
+        entries.push_back(HomeEntry{e.home, proposal_.to, proposal_.epoch, required});
+    return entries;
+}
+
+std::uint64_t FailoverRound::highest_refused_epoch() const {
+    std::uint64_t highest = 0;
+    for (const auto& [region, vote] : refused_) highest = std::max(highest, vote.highest_epoch);
+    return highest;
+}
+
+const char* describe(Serving serving) {
+    switch (serving) {
+        case Serving::yes:
+            return "serving";
+        case Serving::elsewhere:
+            return "elsewhere";
+        case Serving::fenced:
+            return "fenced";
+        case Serving::catching_up:
+            return "catching_up";
+        case Serving::no_lease:
+            return "no_lease";
+    }
+    return "unknown";
+}
+
+}  // namespace meridian::conflict
