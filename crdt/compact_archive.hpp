@@ -57,6 +57,7 @@ public:
     }
     void read_bytes(void* data, std::size_t size) {
         need(size);
+        if (size == 0) return;  // an empty vector's data() may be null, which memcpy must not get
         std::memcpy(data, in_.data() + pos_, size);
         pos_ += size;
     }
