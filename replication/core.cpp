@@ -263,6 +263,7 @@ void ReplicationCore::handle_established(Peer& peer, Link& /*link*/, FrameType t
         case FrameType::forward_reply:
         case FrameType::rights_request:
         case FrameType::rights_reply:
+        case FrameType::homes:
             actions_.push_back(PeerMessage{peer.region, type, std::move(payload)});
             return;
         case FrameType::hello:

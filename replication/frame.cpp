@@ -7,7 +7,7 @@ namespace meridian::replication {
 
 namespace {
 
-constexpr std::uint8_t max_frame_type = static_cast<std::uint8_t>(FrameType::rights_reply);
+constexpr std::uint8_t max_frame_type = static_cast<std::uint8_t>(FrameType::homes);
 
 std::size_t varint_size(std::uint64_t v) {
     std::size_t n = 1;
@@ -73,6 +73,8 @@ std::string_view describe(FrameType type) {
             return "rights_request";
         case FrameType::rights_reply:
             return "rights_reply";
+        case FrameType::homes:
+            return "homes";
     }
     return "unknown";
 }

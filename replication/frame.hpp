@@ -31,6 +31,7 @@ enum class FrameType : std::uint8_t {
     ping = 9,
     rights_request = 10,
     rights_reply = 11,
+    homes = 12,
 };
 
 inline constexpr std::size_t frame_header_bytes = 6;

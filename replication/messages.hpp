@@ -16,7 +16,8 @@ namespace meridian::replication {
 
 inline constexpr std::uint32_t protocol_magic = 0x4E44524D;  // "MRDN"
 // 2: every frame after the Hello carries an authentication tag (frame_mac.hpp).
-inline constexpr std::uint16_t protocol_version = 2;
+// 3: Homes frames (the home owners' protocol), and forwarded writes carry their home's epoch.
+inline constexpr std::uint16_t protocol_version = 3;
 
 // First frame in each direction: who is speaking and under which rules.
 struct Hello {

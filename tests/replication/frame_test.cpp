@@ -410,7 +410,7 @@ TEST_CASE("a default decoder refuses a 4 GiB frame without buffering it") {
 }
 
 TEST_CASE("unknown frame types and flags are refused from the header") {
-    for (std::uint8_t type : {0, 12, 100, 255}) {
+    for (std::uint8_t type : {0, 13, 100, 255}) {
         INFO("type " << int{type});
         CHECK(decode_error(header(0, type, 0)).find("unknown frame type") != std::string::npos);
     }
