@@ -61,6 +61,9 @@ struct ClusterConfig {
     std::uint32_t client_timeout_ms = 0;  // idle clients closed after this; 0 = never
     std::uint32_t forward_timeout_ms = 1000;
     std::uint32_t rights_timeout_ms = 500;
+    // How long a home's owner may execute its writes after regions renewed its lease, and so
+    // how long a failover waits for a dead owner's lease to run out (conflict/home_table.hpp).
+    std::uint32_t home_lease_ms = 3000;
     std::uint64_t batch_bytes = 256u << 10;
     std::uint64_t conflict_log_entries = 10'000;    // the conflict feed's length; 0 = off
     std::uint64_t conflict_log_value_bytes = 1024;  // a losing value is kept up to this

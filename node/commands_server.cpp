@@ -242,6 +242,10 @@ void meridian(Request& r) {
         auto q = parse_conflict_query(std::span(r.args).subspan(2));
         if (!q) return void(resp::error(r.reply, "ERR " + q.error()));
         conflicts_reply(r.reply, select_conflicts(r.node.conflicts().log(), *q), config.directory);
+    } else if (sub == "failover" && r.args.size() == 4) {
+        r.node.failover(r.args[2], r.args[3], r.take_slot());
+    } else if (sub == "homes" && r.args.size() == 2) {
+        r.reply = r.node.homes_reply();
     } else if (sub == "peers" && r.args.size() == 2) {
         r.reply = r.node.peers_reply();
     } else if ((sub == "pause" || sub == "resume") && r.args.size() == 3) {
@@ -251,7 +255,8 @@ void meridian(Request& r) {
         resp::error(r.reply,
                     "ERR usage: MERIDIAN POLICY key | VV | PEERS | RIGHTS key | PAUSE region | "
                     "RESUME region | "
-                    "BACKUP dir | CONFLICTS [COUNT n] [MATCH glob] [SINCE hlc]");
+                    "BACKUP dir | CONFLICTS [COUNT n] [MATCH glob] [SINCE hlc] | HOMES | "
+                    "FAILOVER from-region to-region");
     }
 }
 

@@ -22,9 +22,37 @@ std::string error_reply(const std::string& message) {
 
 }  // namespace
 
+std::string not_serving_error(const ClusterConfig& config, const conflict::HomeEntry& entry,
+                              conflict::Serving serving) {
+    const std::string home(config.directory.name_of(entry.home));
+    std::string why;
+    switch (serving) {
+        case conflict::Serving::fenced:
+            why = "is being failed over to another region";
+            break;
+        case conflict::Serving::catching_up:
+            why =
+                "is owned here since a failover, and this region is still receiving the previous "
+                "owner's writes";
+            break;
+        case conflict::Serving::no_lease:
+            why =
+                "has no lease: too few regions renewed this region's ownership (it may be cut "
+                "off, or failed over)";
+            break;
+        default:
+            why = "is owned by region " + std::string(config.directory.name_of(entry.owner)) +
+                  " at epoch " + std::to_string(entry.epoch);
+            break;
+    }
+    return "TRYAGAIN home " + home + " " + why + ": the write was not applied";
+}
+
 struct HomeRouter::Pending {
     RequestId id;
-    crdt::RegionId home = 0;
+    crdt::RegionId home = 0;  // where it is sent: the owner
+    crdt::RegionId routed_home = 0;
+    std::uint64_t epoch = 0;
     std::vector<std::string> args;
     ReplySlot slot;
     bool sent = false;
@@ -35,8 +63,13 @@ struct HomeRouter::Pending {
 };
 
 HomeRouter::HomeRouter(boost::asio::io_context& io, const ClusterConfig& config, Database& db,
-                       replication::ReplicationCore& core, Execute execute)
-    : io_(io), config_(config), db_(db), core_(core), execute_(std::move(execute)),
+                       replication::ReplicationCore& core, HomeOwners& owners, Execute execute)
+    : io_(io),
+      config_(config),
+      db_(db),
+      core_(core),
+      owners_(owners),
+      execute_(std::move(execute)),
       nonce_(std::random_device{}() * 0x100000001ull ^ std::random_device{}()) {}
 
 HomeRouter::~HomeRouter() { alive_.reset(); }
@@ -61,9 +94,16 @@ Expected<std::optional<crdt::RegionId>, std::string> HomeRouter::home_of(std::sp
 std::optional<std::string> HomeRouter::home_elsewhere(std::span<const std::string> keys) const {
     auto home = home_of(keys);
     if (!home) return "ERR " + home.error();
-    if (!*home || **home == db_.self().region) return std::nullopt;
+    if (!*home) return std::nullopt;
+    const conflict::HomeEntry& entry = owners_.entry(**home);
+    if (entry.owner == db_.self().region) {
+        const conflict::Serving serving = owners_.serving(**home);
+        if (serving == conflict::Serving::yes) return std::nullopt;
+        owners_.count_fenced();
+        return not_serving_error(config_, entry, serving);
+    }
     return "ERR '" + keys.front().substr(0, 128) + "' has its home at region " +
-           std::string(config_.directory.name_of(**home)) +
+           std::string(config_.directory.name_of(entry.owner)) +
            ": a transaction runs at one region, so send it to that region";
 }
 
@@ -71,46 +111,58 @@ bool HomeRouter::runs_here(std::span<const std::string> keys, const std::vector<
                            ReplySlot& slot) {
     auto routed = home_of(keys);
     if (!routed) return slot.complete(error_reply("ERR " + routed.error())), false;
-    const std::optional<crdt::RegionId> home = *routed;
-    if (!home || *home == db_.self().region) return true;
-
-    const std::string home_name(config_.directory.name_of(*home));
-    if (!core_.established(*home) || core_.status(*home, 0).paused) {
+    if (!*routed) return true;
+    const conflict::HomeEntry& entry = owners_.entry(**routed);
+    if (entry.owner == db_.self().region) {
+        const conflict::Serving serving = owners_.serving(entry.home);
+        if (serving == conflict::Serving::yes) return true;
+        owners_.count_fenced();
+        return slot.complete(error_reply(not_serving_error(config_, entry, serving))), false;
+    }
+    const crdt::RegionId owner = entry.owner;
+    const std::string owner_name(config_.directory.name_of(owner));
+    if (!core_.established(owner) || core_.status(owner, 0).paused) {
         ++stats_.unreachable;
-        slot.complete(error_reply("TRYAGAIN home region " + home_name +
+        slot.complete(error_reply("TRYAGAIN home region " + owner_name +
                                   " unreachable: the write was not applied anywhere"));
         return false;
     }
     auto pending = std::make_unique<Pending>(io_);
     pending->id = RequestId{db_.self(), nonce_, next_counter_++};
-    pending->home = *home;
+    pending->home = owner;
+    pending->routed_home = entry.home;
+    pending->epoch = entry.epoch;
     pending->args = args;
     pending->slot = std::move(slot);
     const std::uint64_t counter = pending->id.counter;
     pending->timer.expires_after(std::chrono::milliseconds(config_.forward_timeout_ms));
-    pending->timer.async_wait([this, counter, home_name, alive = std::weak_ptr<bool>(alive_)](auto error) {
-        if (error || !alive.lock()) return;
-        auto it = pending_.find(counter);
-        if (it == pending_.end()) return;
-        Pending& p = *it->second;
-        if (p.reply) {
-            // Applied at the home; its delta is still on the way here.
-            return finish(counter, std::move(*p.reply));
-        }
-        ++stats_.timed_out;
-        finish(counter, error_reply("TIMEOUT home region " + home_name + " did not answer within " +
-                                    std::to_string(config_.forward_timeout_ms) +
-                                    " ms: the write may or may not have been applied"));
-    });
+    pending->timer.async_wait(
+        [this, counter, owner_name, alive = std::weak_ptr<bool>(alive_)](auto error) {
+            if (error || !alive.lock()) return;
+            auto it = pending_.find(counter);
+            if (it == pending_.end()) return;
+            Pending& p = *it->second;
+            if (p.reply) {
+                // Applied at the home; its delta is still on the way here.
+                return finish(counter, std::move(*p.reply));
+            }
+            ++stats_.timed_out;
+            finish(counter,
+                   error_reply("TIMEOUT home region " + owner_name + " did not answer within " +
+                               std::to_string(config_.forward_timeout_ms) +
+                               " ms: the write may or may not have been applied"));
+        });
     send(*pending);
     pending_.emplace(counter, std::move(pending));
     return false;
 }
 
 void HomeRouter::send(Pending& pending) {
-    const bool queued = !core_.status(pending.home, 0).paused &&
-                        core_.send_message(pending.home, replication::FrameType::forward,
-                                           encode(ForwardRequest{pending.id, pending.args}));
+    const bool queued =
+        !core_.status(pending.home, 0).paused &&
+        core_.send_message(
+            pending.home, replication::FrameType::forward,
+            encode(ForwardRequest{pending.id, pending.args, pending.routed_home, pending.epoch}));
     if (!queued) return;  // resent when the link is back (on_peer_up)
     stats_.retransmitted += pending.sent ? 1 : 0;
     stats_.forwarded += pending.sent ? 0 : 1;
@@ -161,6 +213,24 @@ void HomeRouter::execute_for(crdt::RegionId from, ForwardRequest request) {
         ++stats_.duplicates_answered;
         if (seen->second.done) answer(from, request.id, seen->second);
         return;  // still running: it answers when done
+    }
+    // Fencing: only the owner of the epoch the sender routed by executes it, and only while it
+    // serves the home.
+    const conflict::HomeEntry& entry = owners_.entry(request.home);
+    const conflict::Serving serving = owners_.serving(request.home);
+    if (entry.home == 0 || entry.epoch != request.epoch || serving != conflict::Serving::yes) {
+        owners_.count_fenced();
+        std::string why =
+            entry.home == 0 ? "ERR home region " + std::to_string(request.home) + " is unknown here"
+            : entry.epoch != request.epoch && entry.owner != db_.self().region
+                ? not_serving_error(config_, entry, conflict::Serving::elsewhere)
+            : entry.epoch != request.epoch
+                ? "TRYAGAIN home " + std::string(config_.directory.name_of(entry.home)) +
+                      " was routed by epoch " + std::to_string(request.epoch) +
+                      ", its owner is at epoch " + std::to_string(entry.epoch) +
+                      ": the write was not applied"
+                : not_serving_error(config_, entry, serving);
+        return answer(from, request.id, Executed{true, error_reply(why), std::nullopt});
     }
     executed_[request.id] = Executed{};
     executed_order_.push_back(request.id);

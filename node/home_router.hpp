@@ -1,7 +1,10 @@
 // HomeRouter: route = "home" writes. A write to a home-routed key executes at
-// the key's home region, which serialises every write of that key (so a floor
-// holds exactly). Elsewhere the node forwards the command over the peer link
-// and answers only once the resulting delta is applied here (read your writes).
+// the region that owns the key's home (the home region itself until a
+// MERIDIAN FAILOVER moves it: node/home_owners.hpp), which serialises every
+// write of that key (so a floor holds exactly), and only while it holds its
+// lease. Elsewhere the node forwards the command over the peer link, with the
+// owner's epoch, and answers only once the resulting delta is applied here
+// (read your writes). An owner refuses a write routed by another epoch.
 //
 // Guarantees: a request forwarded while the home is unreachable (link down or
 // paused) fails at once with -TRYAGAIN and is applied nowhere. Once sent, a
@@ -25,6 +28,7 @@
 #include "node/client_server.hpp"
 #include "node/cluster_config.hpp"
 #include "node/database.hpp"
+#include "node/home_owners.hpp"
 #include "node/peer_messages.hpp"
 #include "replication/core.hpp"
 
@@ -39,12 +43,16 @@ struct HomeRouterStats {
     std::uint64_t duplicates_answered = 0;  // retransmissions answered from memory
 };
 
+// Why the owner of `home` refuses its writes now, as a -TRYAGAIN line.
+std::string not_serving_error(const ClusterConfig& config, const conflict::HomeEntry& entry,
+                              conflict::Serving serving);
+
 class HomeRouter {
 public:
     using Execute = std::function<void(ClientState&, std::vector<std::string>&, ReplySlot)>;
 
     HomeRouter(boost::asio::io_context& io, const ClusterConfig& config, Database& db,
-               replication::ReplicationCore& core, Execute execute);
+               replication::ReplicationCore& core, HomeOwners& owners, Execute execute);
     ~HomeRouter();
 
     // For a write on `keys`: true when it runs here. Otherwise the request is
@@ -86,6 +94,7 @@ private:
     const ClusterConfig& config_;
     Database& db_;
     replication::ReplicationCore& core_;
+    HomeOwners& owners_;
     Execute execute_;
     std::uint64_t nonce_;
     std::uint64_t next_counter_ = 1;

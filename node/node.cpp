@@ -181,8 +181,13 @@ Expected<void, std::string> Node::start() {
             return unexpected("admin_listen " + region_.admin_listen + ": " + started.error());
     }
 
+    auto owners = HomeOwners::open(env, io_, config, region_.id, region_.data_dir, *db_, *core_,
+                                   [this] { return now_ms(); });
+    if (!owners) return unexpected(owners.error());
+    owners_ = std::move(*owners);
+    owners_->start();
     home_ = std::make_unique<HomeRouter>(
-        io_, config, *db_, *core_,
+        io_, config, *db_, *core_, *owners_,
         [this](ClientState& client, std::vector<std::string>& args, ReplySlot slot) {
             dispatch(*this, client, args, std::move(slot));
         });
@@ -310,6 +315,15 @@ std::optional<std::string> Node::home_elsewhere(std::span<const std::string> key
     return home_->home_elsewhere(keys);
 }
 
+void Node::failover(std::string_view from, std::string_view to, ReplySlot slot) {
+    if (stopping_) return slot.complete(resp_error("ERR the node is shutting down"));
+    owners_->failover(from, to, std::move(slot));
+}
+
+std::string Node::homes_reply() {
+    return owners_->homes_reply();
+}
+
 void Node::decrement_with_rights(const std::string& key, std::uint64_t amount, ReplySlot slot,
                                  ClientState& client) {
     rights_->decrement(key, amount, std::move(slot), client);
@@ -346,6 +360,7 @@ void Node::on_core_action(replication::Action& action) {
                      options_.config.directory.name_of(merge->from));
     } else if (auto* up = std::get_if<PeerUp>(&action)) {
         spdlog::info("replicating with region {}", options_.config.directory.name_of(up->peer));
+        owners_->on_peer_up(up->peer);
         home_->on_peer_up(up->peer);
     } else if (auto* down = std::get_if<PeerDown>(&action)) {
         spdlog::info("lost the link to region {}", options_.config.directory.name_of(down->peer));
@@ -354,6 +369,8 @@ void Node::on_core_action(replication::Action& action) {
     } else if (auto* message = std::get_if<PeerMessage>(&action)) {
         if (message->type == FrameType::forward || message->type == FrameType::forward_reply)
             home_->on_message(message->from, message->type, message->payload);
+        else if (message->type == FrameType::homes)
+            owners_->on_message(message->from, message->payload);
         else
             rights_->on_message(message->from, message->type, message->payload);
         log_->flush();  // what a peer's request wrote here

@@ -73,6 +73,8 @@ public:
     void decrement_with_rights(const std::string& key, std::uint64_t amount, ReplySlot slot,
                                ClientState& client) override;
     void backup(const std::string& dir, ReplySlot slot) override;
+    void failover(std::string_view from, std::string_view to, ReplySlot slot) override;
+    std::string homes_reply() override;
 
     // replication::StateReader
     std::uint64_t read_states(std::uint64_t cursor, std::size_t max_bytes,
@@ -111,6 +113,7 @@ private:
     std::unique_ptr<Snapshotter> snapshotter_;
     std::unique_ptr<WalArchiver> archiver_;
     std::unique_ptr<Backups> backups_;
+    std::unique_ptr<HomeOwners> owners_;
     std::unique_ptr<HomeRouter> home_;
     std::unique_ptr<RightsBroker> rights_;
     boost::asio::signal_set signals_{io_};

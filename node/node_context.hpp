@@ -48,6 +48,9 @@ public:
 
     // MERIDIAN BACKUP: completes `slot` once the backup is written and verified.
     virtual void backup(const std::string& dir, ReplySlot slot) = 0;
+    // MERIDIAN FAILOVER: completes `slot` once the homes of `from` moved to `to`, or could not.
+    virtual void failover(std::string_view from, std::string_view to, ReplySlot slot) = 0;
+    virtual std::string homes_reply() = 0;  // MERIDIAN HOMES, a RESP array
 
     // INFO, MERIDIAN PEERS / PAUSE / RESUME.
     virtual std::string info(std::string_view section) = 0;

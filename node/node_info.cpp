@@ -181,6 +181,25 @@ std::string Node::info(std::string_view section) {
         }
         out << "\r\n";
     }
+    if (wants("homes")) {
+        // route = "home": who owns each home, and what this region does with its writes.
+        const HomeOwnerStats& o = owners_->stats();
+        out << "# Homes\r\n"
+            << "home_lease_ms:" << config.home_lease_ms << "\r\n"
+            << "homes_served:" << owners_->homes_served() << "\r\n"
+            << "failovers:" << o.failovers << "\r\n"
+            << "failovers_run:" << o.failovers_run << "\r\n"
+            << "failovers_failed:" << o.failovers_failed << "\r\n"
+            << "fenced_writes:" << o.fenced_writes << "\r\n"
+            << "homes_file_write_errors:" << o.persist_errors << "\r\n";
+        for (const RegionConfig& r : config.regions) {
+            const conflict::HomeEntry& e = owners_->entry(r.id);
+            out << "home_" << r.name << ":owner=" << config.directory.name_of(e.owner)
+                << ",epoch=" << e.epoch << ",here=" << conflict::describe(owners_->serving(r.id))
+                << "\r\n";
+        }
+        out << "\r\n";
+    }
     if (wants("conflicts")) {
         // Per policy: where two regions' writes met without either having observed the other.
         const ConflictCounts& c = conflicts_->counts();
@@ -302,6 +321,17 @@ std::string Node::metrics_text() {
     }
     const HomeRouterStats& h = home_->stats();
     const RightsStats& b = rights_->stats();
+    const HomeOwnerStats& o = owners_->stats();
+    t.counter("meridian_home_failovers_total", "Commits that gave a home a new owner, seen here",
+              {{"region", region}}, o.failovers);
+    t.counter("meridian_home_failovers_failed_total",
+              "MERIDIAN FAILOVER commands here that did not commit", {{"region", region}},
+              o.failovers_failed);
+    t.counter("meridian_home_fenced_writes_total",
+              "Home writes refused: not serving the home, or routed by another epoch",
+              {{"region", region}}, o.fenced_writes);
+    t.gauge("meridian_homes_served", "Homes whose writes this region executes now",
+            {{"region", region}}, owners_->homes_served());
     t.counter("meridian_forwarded_writes_total", "Writes forwarded to their key's home region", {{"region", region}},
               h.forwarded);
     t.counter("meridian_forwarded_unreachable_total", "Forwarded writes refused: the home was unreachable",
@@ -403,6 +433,17 @@ std::string Node::status_json() {
         out << (first ? "" : ",") << "{\"match\":\"" << json_escape(policy.match)
             << "\",\"home\":\"" << json_escape(home) << "\",\"type\":\""
             << crdt::name_of(policy.type) << "\"}";
+        first = false;
+    }
+    const HomeOwnerStats& o = owners_->stats();
+    out << "],\"failovers\":" << o.failovers << ",\"fenced_writes\":" << o.fenced_writes
+        << ",\"home_owners\":[";
+    first = true;
+    for (const RegionConfig& r : options_.config.regions) {
+        const conflict::HomeEntry& e = owners_->entry(r.id);
+        out << (first ? "" : ",") << "{\"home\":\"" << json_escape(r.name) << "\",\"owner\":\""
+            << json_escape(options_.config.directory.name_of(e.owner)) << "\",\"epoch\":" << e.epoch
+            << ",\"here\":\"" << conflict::describe(owners_->serving(r.id)) << "\"}";
         first = false;
     }
     out << "],\"version_vector\":\"" << log_->version_vector().to_string() << "\",\"peers\":[";

@@ -2,7 +2,49 @@
 
 #include "crdt/serialization.hpp"
 
+namespace meridian::conflict {
+
+template <class Archive>
+void serialize(Archive& ar, HomeEntry& m) {
+    ar(m.home, m.owner, m.epoch, m.required);
+}
+template <class Archive>
+void serialize(Archive& ar, HomePromise& m) {
+    ar(m.home, m.epoch, m.owner, m.aborted);
+}
+template <class Archive>
+void serialize(Archive& ar, HomeDurable& m) {
+    ar(m.entries, m.promises);
+}
+template <class Archive>
+void serialize(Archive& ar, FailoverProposal& m) {
+    ar(m.round, m.to, m.epoch, m.homes);
+}
+template <class Archive>
+void serialize(Archive& ar, FailoverVote& m) {
+    ar(m.round, m.accepted, m.highest_epoch, m.lease_left_ms, m.vv, m.reason);
+}
+template <class Archive>
+void serialize(Archive& ar, FailoverOutcome& m) {
+    ar(m.round, m.epoch, m.homes);
+}
+template <class Archive>
+void serialize(Archive& ar, LeaseRequest& m) {
+    ar(m.round, m.owned);
+}
+template <class Archive>
+void serialize(Archive& ar, LeaseGrant& m) {
+    ar(m.round, m.homes);
+}
+
+}  // namespace meridian::conflict
+
 namespace meridian::node {
+
+template <class Archive>
+void serialize(Archive& ar, HomeCommits& m) {
+    ar(m.entries);
+}
 
 template <class Archive>
 void serialize(Archive& ar, RequestId& id) {
@@ -10,7 +52,7 @@ void serialize(Archive& ar, RequestId& id) {
 }
 template <class Archive>
 void serialize(Archive& ar, ForwardRequest& m) {
-    ar(m.id, m.args);
+    ar(m.id, m.args, m.home, m.epoch);
 }
 template <class Archive>
 void serialize(Archive& ar, ForwardReply& m) {
@@ -23,6 +65,20 @@ void serialize(Archive& ar, RightsRequest& m) {
 template <class Archive>
 void serialize(Archive& ar, RightsReply& m) {
     ar(m.id, m.granted, m.dot);
+}
+
+std::string encode(const HomeMessage& m) {
+    return crdt::encode(m);
+}
+Expected<HomeMessage, std::string> decode_home_message(std::string_view b) {
+    return crdt::decode<HomeMessage>(b);
+}
+
+std::string encode(const conflict::HomeDurable& m) {
+    return crdt::encode(m);
+}
+Expected<conflict::HomeDurable, std::string> decode_home_durable(std::string_view b) {
+    return crdt::decode<conflict::HomeDurable>(b);
 }
 
 std::string encode(const ForwardRequest& m) { return crdt::encode(m); }

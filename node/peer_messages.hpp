@@ -1,7 +1,7 @@
 // The node-level messages regions exchange over the peer link: writes
-// forwarded to a key's home region, and bounded-counter rights requests. The
-// replication core carries them opaquely (Forward, ForwardReply,
-// RightsRequest, RightsReply frames); this is their content.
+// forwarded to a key's home region, bounded-counter rights requests, and the
+// home owners' protocol. The replication core carries them opaquely (Forward,
+// ForwardReply, RightsRequest, RightsReply, Homes frames); this is their content.
 #pragma once
 
 #include <compare>
@@ -9,8 +9,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
+#include "conflict/home_table.hpp"
 #include "crdt/expected.hpp"
 #include "crdt/ids.hpp"
 
@@ -28,6 +30,8 @@ struct RequestId {
 struct ForwardRequest {
     RequestId id;
     std::vector<std::string> args;  // the client's command, as received
+    crdt::RegionId home = 0;        // the keys' home, and the epoch of the owner it was sent to:
+    std::uint64_t epoch = 0;        // an owner refuses a write routed by another epoch
 };
 
 struct ForwardReply {
@@ -48,6 +52,23 @@ struct RightsReply {
     std::uint64_t granted = 0;     // 0: refused
     std::optional<crdt::Dot> dot;  // the transfer's dot, when granted
 };
+
+// Commits of the home map, sent to every region that comes up and after each failover.
+struct HomeCommits {
+    std::vector<conflict::HomeEntry> entries;
+};
+
+// Everything on a Homes frame.
+using HomeMessage =
+    std::variant<conflict::FailoverProposal, conflict::FailoverVote, conflict::FailoverOutcome,
+                 conflict::LeaseRequest, conflict::LeaseGrant, HomeCommits>;
+
+std::string encode(const HomeMessage&);
+Expected<HomeMessage, std::string> decode_home_message(std::string_view);
+
+// The body of <data_dir>/homes (node/home_owners.hpp): the same encoding as the messages.
+std::string encode(const conflict::HomeDurable&);
+Expected<conflict::HomeDurable, std::string> decode_home_durable(std::string_view);
 
 std::string encode(const ForwardRequest&);
 std::string encode(const ForwardReply&);

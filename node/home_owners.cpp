@@ -1,0 +1,389 @@
+#include "node/home_owners.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "node/resp_reply.hpp"
+#include "storage/checked_file.hpp"
+
+namespace meridian::node {
+
+namespace {
+
+constexpr std::string_view kMagic = "MRDNHOM1";
+constexpr int kMostAttempts = 3;  // proposals with a fresh epoch after a refusal for an old one
+constexpr int kMostAsks = 8;      // rounds of one proposal (each after the leases it waited for)
+
+std::string error_reply(const std::string& message) {
+    std::string out;
+    resp::error(out, message);
+    return out;
+}
+
+std::string simple_reply(const std::string& message) {
+    std::string out;
+    resp::simple(out, message);
+    return out;
+}
+
+}  // namespace
+
+// The MERIDIAN FAILOVER in progress here.
+struct HomeOwners::Running {
+    crdt::RegionId from = 0;
+    crdt::RegionId to = 0;
+    ReplySlot slot;
+    std::optional<conflict::FailoverRound> round;
+    int attempts = 0;
+    int asks = 0;
+    std::uint64_t deadline_ms = 0;
+    boost::asio::steady_timer
+        timer;  // asks again once the leases ran out; gives up at the deadline
+    explicit Running(boost::asio::io_context& io) : timer(io) {}
+};
+
+Expected<std::unique_ptr<HomeOwners>, std::string> HomeOwners::open(
+    Env& env, boost::asio::io_context& io, const ClusterConfig& config, crdt::RegionId self,
+    const std::string& data_dir, Database& db, replication::ReplicationCore& core, Clock clock) {
+    const std::string path = join_path(data_dir, "homes");
+    auto body = read_checked_file(env, path, kMagic);
+    if (!body)
+        return unexpected(body.error() +
+                          " (it holds this region's failover votes: restore it, or remove it only "
+                          "if no MERIDIAN FAILOVER ever ran in this cluster)");
+    conflict::HomeDurable durable;
+    if (*body) {
+        auto decoded = decode_home_durable(**body);
+        if (!decoded) return unexpected(path + ": " + decoded.error());
+        durable = std::move(*decoded);
+    }
+    return std::unique_ptr<HomeOwners>(
+        new HomeOwners(env, io, config, self, path, durable, db, core, std::move(clock)));
+}
+
+HomeOwners::HomeOwners(Env& env, boost::asio::io_context& io, const ClusterConfig& config,
+                       crdt::RegionId self, std::string path, const conflict::HomeDurable& durable,
+                       Database& db, replication::ReplicationCore& core, Clock clock)
+    : env_(env),
+      io_(io),
+      config_(config),
+      self_(self),
+      path_(std::move(path)),
+      db_(db),
+      core_(core),
+      clock_(std::move(clock)),
+      table_(
+          [&] {
+              conflict::HomeTable::Options o;
+              o.self = self;
+              for (const RegionConfig& r : config.regions) o.regions.push_back(r.id);
+              o.lease_ms = config.home_lease_ms;
+              return o;
+          }(),
+          durable, clock_()),
+      renew_timer_(io) {}
+
+HomeOwners::~HomeOwners() {
+    alive_.reset();
+}
+
+std::string HomeOwners::name(crdt::RegionId region) const {
+    const std::string_view n = config_.directory.name_of(region);
+    return n.empty() ? std::to_string(region) : std::string(n);
+}
+
+conflict::Serving HomeOwners::serving(crdt::RegionId home) const {
+    return table_.serving(home, db_.log().version_vector(), clock_());
+}
+
+std::size_t HomeOwners::homes_served() const {
+    std::size_t served = 0;
+    for (const conflict::HomeEntry& e : table_.entries())
+        served += serving(e.home) == conflict::Serving::yes ? 1 : 0;
+    return served;
+}
+
+bool HomeOwners::persist() {
+    auto written = write_checked_file(env_, path_, kMagic, encode(table_.durable()));
+    if (written) return true;
+    ++stats_.persist_errors;
+    spdlog::error("writing {}: {}", path_, written.error());
+    return false;
+}
+
+// A paused link (MERIDIAN PAUSE) carries no votes, leases or commits, as it carries no records:
+// an operator's partition cuts the home owners' protocol too.
+bool HomeOwners::reachable(crdt::RegionId peer) const {
+    return core_.established(peer) && !core_.status(peer, 0).paused;
+}
+
+void HomeOwners::send(crdt::RegionId to, const HomeMessage& message) {
+    if (reachable(to)) (void)core_.send_message(to, replication::FrameType::homes, encode(message));
+}
+
+void HomeOwners::broadcast(const HomeMessage& message) {
+    const std::string payload = encode(message);
+    for (crdt::RegionId peer : core_.peers())
+        if (reachable(peer)) (void)core_.send_message(peer, replication::FrameType::homes, payload);
+}
+
+// ---- leases ------------------------------------------------------------------------------------
+
+void HomeOwners::start() {
+    renew();
+}
+
+void HomeOwners::renew() {
+    const std::uint64_t now = clock_();
+    std::erase_if(asked_, [&](const auto& a) { return now - a.second.second > table_.lease_ms(); });
+    conflict::LeaseRequest request = table_.lease_request(next_round_++);
+    if (!request.owned.empty() && table_.lease_quorum() > 0) {
+        asked_[request.round] = {request, now};
+        broadcast(request);
+    }
+    renew_timer_.expires_after(
+        std::chrono::milliseconds(std::max<std::uint64_t>(table_.lease_ms() / 3, 1)));
+    renew_timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](auto error) {
+        if (!error && alive.lock()) renew();
+    });
+}
+
+void HomeOwners::on_peer_up(crdt::RegionId peer) {
+    HomeCommits commits;
+    for (const conflict::HomeEntry& e : table_.entries())
+        if (e.epoch > 0) commits.entries.push_back(e);
+    if (!commits.entries.empty()) send(peer, commits);
+    // A link that comes back may complete a lease quorum now rather than at the next renewal.
+    conflict::LeaseRequest request = table_.lease_request(next_round_++);
+    if (!request.owned.empty() && table_.lease_quorum() > 0) {
+        asked_[request.round] = {request, clock_()};
+        send(peer, request);
+    }
+}
+
+void HomeOwners::adopt(const std::vector<conflict::HomeEntry>& entries) {
+    bool changed = false;
+    for (const conflict::HomeEntry& e : entries) {
+        const crdt::RegionId before = table_.entry(e.home).owner;
+        if (!table_.adopt(e)) continue;
+        changed = true;
+        ++stats_.failovers;
+        spdlog::warn("home {} moved from region {} to region {} at epoch {}{}", name(e.home),
+                     name(before), name(e.owner), e.epoch,
+                     before == self_ ? ": this region no longer executes its writes" : "");
+    }
+    if (changed) persist();
+}
+
+void HomeOwners::on_message(crdt::RegionId from, std::string_view payload) {
+    if (!reachable(from)) return;
+    auto message = decode_home_message(payload);
+    if (!message)
+        return spdlog::warn("malformed Homes message from region {}: {}", name(from),
+                            message.error());
+    const std::uint64_t now = clock_();
+    if (auto* proposal = std::get_if<conflict::FailoverProposal>(&*message)) {
+        const std::vector<conflict::HomeEntry> before = table_.entries();
+        conflict::FailoverVote vote = table_.vote(*proposal, db_.log().version_vector(), now);
+        for (const conflict::HomeEntry& e : table_.entries())
+            if (std::find(before.begin(), before.end(), e) == before.end()) ++stats_.failovers;
+        if (!persist() && vote.accepted)
+            vote =
+                conflict::FailoverVote{vote.round, false, 0, 0, {}, "cannot write its homes file"};
+        if (vote.accepted)
+            spdlog::warn("voted for region {} to own {} home(s) at epoch {}, asked by region {}",
+                         name(proposal->to), proposal->homes.size(), proposal->epoch, name(from));
+        send(from, vote);
+    } else if (auto* vote = std::get_if<conflict::FailoverVote>(&*message)) {
+        if (!running_ || !running_->round) return;
+        running_->round->add(from, *vote, now);
+        drive();
+    } else if (auto* outcome = std::get_if<conflict::FailoverOutcome>(&*message)) {
+        if (table_.release(outcome->epoch, outcome->homes)) persist();
+    } else if (auto* request = std::get_if<conflict::LeaseRequest>(&*message)) {
+        const std::vector<conflict::HomeEntry> before = table_.entries();
+        const conflict::LeaseGrant grant = table_.grant(from, *request, now);
+        if (table_.entries() != before) {
+            ++stats_.failovers;
+            persist();
+        }
+        send(from, grant);
+    } else if (auto* grant = std::get_if<conflict::LeaseGrant>(&*message)) {
+        auto asked = asked_.find(grant->round);
+        if (asked != asked_.end())
+            table_.granted(from, asked->second.first, *grant, asked->second.second);
+    } else if (auto* commits = std::get_if<HomeCommits>(&*message)) {
+        adopt(commits->entries);
+    }
+}
+
+// ---- MERIDIAN FAILOVER ---------------------------------------------------------------------
+
+void HomeOwners::failover(std::string_view from_name, std::string_view to_name, ReplySlot slot) {
+    const auto from = config_.directory.id_of(from_name);
+    const auto to = config_.directory.id_of(to_name);
+    if (!from || !to) {
+        const std::string_view unknown = !from ? from_name : to_name;
+        return slot.complete(
+            error_reply("ERR no region named '" + std::string(unknown.substr(0, 64)) + "'"));
+    }
+    if (*from == *to)
+        return slot.complete(error_reply("ERR a failover moves homes to another region"));
+    if (running_)
+        return slot.complete(error_reply("ERR a failover is already running at this region"));
+    bool owns = false;
+    for (const conflict::HomeEntry& e : table_.entries()) owns = owns || e.owner == *from;
+    if (!owns) return slot.complete(error_reply("ERR region " + name(*from) + " owns no home"));
+
+    running_ = std::make_unique<Running>(io_);
+    running_->from = *from;
+    running_->to = *to;
+    running_->slot = std::move(slot);
+    // Long enough for a dead owner's lease to run out twice over, and for votes to come back.
+    running_->deadline_ms = clock_() + 3ull * table_.lease_ms() + 2ull * config_.forward_timeout_ms;
+    spdlog::warn("failover: moving the homes of region {} to region {}", name(*from), name(*to));
+    propose(table_.highest_epoch() + 1);
+}
+
+void HomeOwners::propose(std::uint64_t epoch) {
+    Running& r = *running_;
+    ++r.attempts;
+    r.asks = 0;
+    conflict::FailoverProposal p;
+    p.to = r.to;
+    p.epoch = epoch;
+    for (const conflict::HomeEntry& e : table_.entries())
+        if (e.owner == r.from) p.homes.push_back(e);
+    if (p.homes.empty()) {  // a commit learned meanwhile moved them
+        std::unique_ptr<Running> done = std::move(running_);
+        return done->slot.complete(
+            error_reply("ERR region " + name(r.from) + " owns no home any more"));
+    }
+    r.round.emplace(std::move(p), config_.regions.size());
+    ask();
+}
+
+void HomeOwners::ask() {
+    Running& r = *running_;
+    conflict::FailoverProposal p = r.round->proposal();
+    p.round = next_round_++;
+    r.round.emplace(p, config_.regions.size());
+    ++r.asks;
+    broadcast(p);
+    conflict::FailoverVote own = table_.vote(p, db_.log().version_vector(), clock_());
+    if (!persist() && own.accepted)
+        own = conflict::FailoverVote{p.round, false, 0, 0, {}, "cannot write its homes file"};
+    r.round->add(self_, own, clock_());
+    wake_at(r.deadline_ms);
+    drive();
+}
+
+void HomeOwners::drive() {
+    Running& r = *running_;
+    conflict::FailoverRound& round = *r.round;
+    if (round.won()) {
+        if (round.leases_out()) {
+            const std::vector<conflict::HomeEntry> entries = round.commit();
+            adopt(entries);
+            broadcast(HomeCommits{entries});
+            ++stats_.failovers_run;
+            std::string homes;
+            for (const conflict::HomeEntry& e : entries)
+                homes += (homes.empty() ? "" : ", ") + name(e.home);
+            std::string ok = "OK region " + name(r.to) + " owns " + std::to_string(entries.size()) +
+                             " home(s) (" + homes + ") at epoch " +
+                             std::to_string(round.proposal().epoch) + ", accepted by " +
+                             std::to_string(round.accepted()) + " of " +
+                             std::to_string(config_.regions.size()) + " regions";
+            if (r.to != self_) return finish(simple_reply(ok));
+            // The new owner is here: answer once it serves (a lease, the old owner's writes), so
+            // that the next write succeeds.
+            renew();
+            return await_serving(std::move(ok), entries.front().home, clock_() + table_.lease_ms());
+        }
+        // Won while the old owner may still hold a lease: ask again once it has run out.
+        return wake_at(std::min(round.commit_at_ms() + 1, r.deadline_ms));
+    }
+    if (!round.lost()) return;
+    const std::uint64_t beat = round.highest_refused_epoch();
+    if (beat >= round.proposal().epoch && r.attempts < kMostAttempts && clock_() < r.deadline_ms) {
+        return propose(std::max(beat, table_.highest_epoch()) + 1);
+    }
+    finish("");
+}
+
+void HomeOwners::await_serving(std::string ok, crdt::RegionId home, std::uint64_t until_ms) {
+    const conflict::Serving now = serving(home);
+    if (now == conflict::Serving::yes) return finish(simple_reply(ok));
+    if (clock_() >= until_ms)
+        return finish(
+            simple_reply(ok + "; not serving yet here (" + conflict::describe(now) + ")"));
+    running_->timer.expires_after(std::chrono::milliseconds(5));
+    running_->timer.async_wait([this, ok = std::move(ok), home, until_ms,
+                                alive = std::weak_ptr<bool>(alive_)](auto error) mutable {
+        if (!error && alive.lock() && running_) await_serving(std::move(ok), home, until_ms);
+    });
+}
+
+// At `when_ms`: past the deadline the failover gives up; before it, a won round whose voters'
+// leases have run out since is asked again.
+void HomeOwners::wake_at(std::uint64_t when_ms) {
+    const std::uint64_t now = clock_();
+    running_->timer.expires_after(std::chrono::milliseconds(when_ms > now ? when_ms - now : 0));
+    running_->timer.async_wait([this, alive = std::weak_ptr<bool>(alive_)](auto error) {
+        if (error || !alive.lock() || !running_) return;
+        if (running_->round->won() && running_->asks < kMostAsks &&
+            clock_() < running_->deadline_ms)
+            return ask();
+        finish("");
+    });
+}
+
+// An empty reply: the failover did not commit; answers why and releases the voters.
+void HomeOwners::finish(std::string reply) {
+    std::unique_ptr<Running> r = std::move(running_);
+    r->timer.cancel();
+    if (reply.empty()) {
+        const conflict::FailoverRound& round = *r->round;
+        conflict::FailoverOutcome outcome{round.proposal().round, round.proposal().epoch, {}};
+        for (const conflict::HomeEntry& e : round.proposal().homes) outcome.homes.push_back(e.home);
+        if (table_.release(outcome.epoch, outcome.homes)) persist();
+        broadcast(outcome);
+        ++stats_.failovers_failed;
+        std::string why;
+        for (const auto& [region, vote] : round.refused())
+            why += (why.empty() ? "" : "; ") + name(region) + ": " + vote.reason;
+        for (const RegionConfig& region : config_.regions)
+            if (!round.refused().contains(region.id) && round.accepted() < config_.regions.size() &&
+                region.id != self_ && !core_.established(region.id))
+                why += (why.empty() ? "" : "; ") + region.name + ": unreachable";
+        reply = error_reply("ERR failover not committed: " + std::to_string(round.accepted()) +
+                            " of " + std::to_string(config_.regions.size()) +
+                            " regions accepted, it needs " + std::to_string(table_.majority()) +
+                            (why.empty() ? "" : " (" + why + ")") + "; no home moved");
+        spdlog::error("failover of region {} to region {} failed", name(r->from), name(r->to));
+    }
+    r->slot.complete(std::move(reply));
+}
+
+// ---- MERIDIAN HOMES ------------------------------------------------------------------------
+
+std::string HomeOwners::homes_reply() const {
+    std::string out;
+    resp::array(out, table_.entries().size());
+    for (const conflict::HomeEntry& e : table_.entries()) {
+        resp::array(out, 8);
+        resp::bulk(out, "home");
+        resp::bulk(out, name(e.home));
+        resp::bulk(out, "owner");
+        resp::bulk(out, name(e.owner));
+        resp::bulk(out, "epoch");
+        resp::integer(out, static_cast<std::int64_t>(e.epoch));
+        resp::bulk(out, "here");
+        resp::bulk(out, conflict::describe(serving(e.home)));
+    }
+    return out;
+}
+
+}  // namespace meridian::node

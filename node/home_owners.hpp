@@ -1,0 +1,104 @@
+// HomeOwners: the home owners' protocol (conflict/home_table.hpp) at a running region. It keeps
+// the table's votes and commits in <data_dir>/homes (written before any vote is answered),
+// renews the leases of the homes this region owns every lease/3, spreads commits to every
+// region that comes up, and runs MERIDIAN FAILOVER: votes from every region, a commit once a
+// majority accepted and the old owner's leases have run out, or an error that says who refused
+// and why. Event-loop thread only.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "conflict/home_table.hpp"
+#include "node/client_server.hpp"
+#include "node/cluster_config.hpp"
+#include "node/database.hpp"
+#include "node/peer_messages.hpp"
+#include "replication/core.hpp"
+#include "storage/env.hpp"
+
+namespace meridian::node {
+
+struct HomeOwnerStats {
+    std::uint64_t failovers = 0;      // commits that gave a home a new owner, learned or made here
+    std::uint64_t failovers_run = 0;  // MERIDIAN FAILOVER commands here that committed
+    std::uint64_t failovers_failed = 0;  // ... that did not
+    std::uint64_t fenced_writes =
+        0;  // home writes refused: not serving, or routed by another epoch
+    std::uint64_t persist_errors = 0;  // the homes file could not be written
+};
+
+class HomeOwners {
+public:
+    using Clock = std::function<std::uint64_t()>;  // steady milliseconds
+
+    // Reads <data_dir>/homes. A damaged file is an error: it holds this region's votes, and a
+    // region that forgot one could vote twice in an epoch.
+    static Expected<std::unique_ptr<HomeOwners>, std::string> open(
+        Env& env, boost::asio::io_context& io, const ClusterConfig& config, crdt::RegionId self,
+        const std::string& data_dir, Database& db, replication::ReplicationCore& core, Clock clock);
+    ~HomeOwners();
+
+    void start();  // lease renewals
+
+    const conflict::HomeEntry& entry(crdt::RegionId home) const { return table_.entry(home); }
+    conflict::Serving serving(crdt::RegionId home) const;
+    void count_fenced() { ++stats_.fenced_writes; }
+
+    // MERIDIAN FAILOVER from to: moves every home `from` owns to `to`.
+    void failover(std::string_view from, std::string_view to, ReplySlot slot);
+    // MERIDIAN HOMES: per home, its owner, epoch and what this region does with its writes.
+    std::string homes_reply() const;
+
+    void on_message(crdt::RegionId from, std::string_view payload);
+    void on_peer_up(crdt::RegionId peer);
+
+    const HomeOwnerStats& stats() const { return stats_; }
+    std::size_t homes_served() const;
+
+private:
+    struct Running;
+
+    HomeOwners(Env& env, boost::asio::io_context& io, const ClusterConfig& config,
+               crdt::RegionId self, std::string path, const conflict::HomeDurable& durable,
+               Database& db, replication::ReplicationCore& core, Clock clock);
+
+    bool persist();
+    void send(crdt::RegionId to, const HomeMessage& message);
+    void broadcast(const HomeMessage& message);
+    void renew();
+    void adopt(const std::vector<conflict::HomeEntry>& entries);
+    void propose(std::uint64_t epoch);
+    void ask();
+    void drive();
+    void wake_at(std::uint64_t when_ms);
+    void await_serving(std::string ok, crdt::RegionId home, std::uint64_t until_ms);
+    bool reachable(crdt::RegionId peer) const;
+    void finish(std::string reply);
+    std::string name(crdt::RegionId region) const;
+
+    Env& env_;
+    boost::asio::io_context& io_;
+    const ClusterConfig& config_;
+    crdt::RegionId self_;
+    std::string path_;
+    Database& db_;
+    replication::ReplicationCore& core_;
+    Clock clock_;
+    conflict::HomeTable table_;
+    std::uint64_t next_round_ = 1;
+    std::map<std::uint64_t, std::pair<conflict::LeaseRequest, std::uint64_t>> asked_;  // by round
+    std::unique_ptr<Running> running_;  // the failover this region runs, if any
+    boost::asio::steady_timer renew_timer_;
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+    HomeOwnerStats stats_;
+};
+
+}  // namespace meridian::node
