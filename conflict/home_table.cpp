@@ -77,9 +77,13 @@ std::uint64_t HomeTable::highest_epoch() const {
     return highest;
 }
 
+bool HomeTable::is_region(crdt::RegionId region) const {
+    return std::binary_search(options_.regions.begin(), options_.regions.end(), region);
+}
+
 bool HomeTable::adopt(const HomeEntry& entry) {
     HomeEntry* mine = find(entry.home);
-    if (!mine || entry.epoch <= mine->epoch) return false;
+    if (!mine || entry.epoch <= mine->epoch || !is_region(entry.owner)) return false;
     *mine = entry;
     return true;
 }
@@ -89,6 +93,10 @@ FailoverVote HomeTable::vote(const FailoverProposal& proposal, const crdt::Versi
     FailoverVote vote;
     vote.round = proposal.round;
     for (const HomeEntry& e : proposal.homes) adopt(e);
+    if (!is_region(proposal.to)) {
+        vote.reason = "region " + std::to_string(proposal.to) + " is not in the cluster file here";
+        return vote;
+    }
     for (const HomeEntry& e : proposal.homes) {
         if (!find(e.home)) {
             vote.reason = "home " + std::to_string(e.home) + " is not a region here";

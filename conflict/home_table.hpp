@@ -72,6 +72,7 @@ struct FailoverProposal {
     crdt::RegionId to = 0;
     std::uint64_t epoch = 0;
     std::vector<HomeEntry> homes;  // the entries moved, as committed at the proposer
+    bool automatic = false;        // failover_after_ms: voters check they lost the owner too
 };
 
 struct FailoverVote {
@@ -159,6 +160,7 @@ private:
         std::map<crdt::RegionId, std::uint64_t> until_ms;
     };
 
+    bool is_region(crdt::RegionId region) const;
     HomeEntry* find(crdt::RegionId home);
     HomePromise* find_promise(crdt::RegionId home);
     const HomePromise* find_promise(crdt::RegionId home) const;

@@ -202,6 +202,7 @@ const std::array u32_keys = {
     CountKey<std::uint32_t>{"forward_timeout_ms", &ClusterConfig::forward_timeout_ms, 1},
     CountKey<std::uint32_t>{"rights_timeout_ms", &ClusterConfig::rights_timeout_ms, 1},
     CountKey<std::uint32_t>{"home_lease_ms", &ClusterConfig::home_lease_ms, 100},
+    CountKey<std::uint32_t>{"failover_after_ms", &ClusterConfig::failover_after_ms, 0},
     CountKey<std::uint32_t>{"heartbeat_ms", &ClusterConfig::heartbeat_ms, 1},
     CountKey<std::uint32_t>{"peer_timeout_ms", &ClusterConfig::peer_timeout_ms, 1},
     CountKey<std::uint32_t>{"relay_delay_ms", &ClusterConfig::relay_delay_ms, 0},

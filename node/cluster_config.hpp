@@ -64,6 +64,9 @@ struct ClusterConfig {
     // How long a home's owner may execute its writes after regions renewed its lease, and so
     // how long a failover waits for a dead owner's lease to run out (conflict/home_table.hpp).
     std::uint32_t home_lease_ms = 3000;
+    // When not 0: the lowest region that, with a majority, has lost a home's owner for this long
+    // fails that owner's homes over to itself. Off by default: a failover is an operator's call.
+    std::uint32_t failover_after_ms = 0;
     std::uint64_t batch_bytes = 256u << 10;
     std::uint64_t conflict_log_entries = 10'000;    // the conflict feed's length; 0 = off
     std::uint64_t conflict_log_value_bytes = 1024;  // a losing value is kept up to this

@@ -33,6 +33,7 @@ std::string simple_reply(const std::string& message) {
 struct HomeOwners::Running {
     crdt::RegionId from = 0;
     crdt::RegionId to = 0;
+    bool automatic = false;
     ReplySlot slot;
     std::optional<conflict::FailoverRound> round;
     int attempts = 0;
@@ -135,6 +136,7 @@ void HomeOwners::start() {
 }
 
 void HomeOwners::renew() {
+    fail_over_lost_owners();
     const std::uint64_t now = clock_();
     std::erase_if(asked_, [&](const auto& a) { return now - a.second.second > table_.lease_ms(); });
     conflict::LeaseRequest request = table_.lease_request(next_round_++);
@@ -184,6 +186,8 @@ void HomeOwners::on_message(crdt::RegionId from, std::string_view payload) {
                             message.error());
     const std::uint64_t now = clock_();
     if (auto* proposal = std::get_if<conflict::FailoverProposal>(&*message)) {
+        if (auto refusal = automatic_refusal(*proposal))
+            return send(from, conflict::FailoverVote{proposal->round, false, 0, 0, {}, *refusal});
         const std::vector<conflict::HomeEntry> before = table_.entries();
         conflict::FailoverVote vote = table_.vote(*proposal, db_.log().version_vector(), now);
         for (const conflict::HomeEntry& e : table_.entries())
@@ -236,14 +240,70 @@ void HomeOwners::failover(std::string_view from_name, std::string_view to_name, 
     for (const conflict::HomeEntry& e : table_.entries()) owns = owns || e.owner == *from;
     if (!owns) return slot.complete(error_reply("ERR region " + name(*from) + " owns no home"));
 
+    start_failover(*from, *to, false, std::move(slot));
+}
+
+void HomeOwners::start_failover(crdt::RegionId from, crdt::RegionId to, bool automatic,
+                                ReplySlot slot) {
     running_ = std::make_unique<Running>(io_);
-    running_->from = *from;
-    running_->to = *to;
+    running_->from = from;
+    running_->to = to;
+    running_->automatic = automatic;
     running_->slot = std::move(slot);
     // Long enough for a dead owner's lease to run out twice over, and for votes to come back.
     running_->deadline_ms = clock_() + 3ull * table_.lease_ms() + 2ull * config_.forward_timeout_ms;
-    spdlog::warn("failover: moving the homes of region {} to region {}", name(*from), name(*to));
+    spdlog::warn("failover{}: moving the homes of region {} to region {}",
+                 automatic ? " (failover_after_ms)" : "", name(from), name(to));
     propose(table_.highest_epoch() + 1);
+}
+
+void HomeOwners::fail_over_lost_owners() {
+    const std::uint64_t now = clock_();
+    std::size_t reached = 1;  // itself
+    crdt::RegionId lowest = self_;
+    for (crdt::RegionId peer : core_.peers()) {
+        if (reachable(peer)) {
+            lost_since_.erase(peer);
+            ++reached;
+            lowest = std::min(lowest, peer);
+        } else {
+            lost_since_.try_emplace(peer, now);
+        }
+    }
+    const std::uint64_t after = config_.failover_after_ms;
+    if (after == 0 || running_ || lowest != self_ || reached < table_.majority() ||
+        now < next_automatic_ms_)
+        return;
+    for (const auto& [peer, since] : lost_since_) {
+        if (now - since < after) continue;
+        bool owns = false;
+        for (const conflict::HomeEntry& e : table_.entries()) owns = owns || e.owner == peer;
+        if (!owns) continue;
+        auto slot = ReplySlot::callback([](std::string reply) {
+            // One RESP line: drop its type byte and CRLF.
+            spdlog::warn("failover_after_ms: {}",
+                         reply.substr(1, reply.size() > 3 ? reply.size() - 3 : 0));
+        });
+        return start_failover(peer, self_, true, std::move(slot));
+    }
+}
+
+// An automatic proposal needs its voters to have lost the old owner too (for half of
+// failover_after_ms: they may have noticed later than the proposer).
+std::optional<std::string> HomeOwners::automatic_refusal(
+    const conflict::FailoverProposal& proposal) const {
+    if (!proposal.automatic) return std::nullopt;
+    if (config_.failover_after_ms == 0) return "failover_after_ms is off here";
+    for (const conflict::HomeEntry& e : proposal.homes) {
+        if (e.owner == self_) return "this region is the owner, and alive";
+        auto lost = lost_since_.find(e.owner);
+        if (reachable(e.owner) || lost == lost_since_.end())
+            return "this region still reaches region " + name(e.owner);
+        if (clock_() - lost->second < config_.failover_after_ms / 2)
+            return "this region lost region " + name(e.owner) + " only " +
+                   std::to_string(clock_() - lost->second) + " ms ago";
+    }
+    return std::nullopt;
 }
 
 void HomeOwners::propose(std::uint64_t epoch) {
@@ -253,6 +313,7 @@ void HomeOwners::propose(std::uint64_t epoch) {
     conflict::FailoverProposal p;
     p.to = r.to;
     p.epoch = epoch;
+    p.automatic = r.automatic;
     for (const conflict::HomeEntry& e : table_.entries())
         if (e.owner == r.from) p.homes.push_back(e);
     if (p.homes.empty()) {  // a commit learned meanwhile moved them
@@ -351,6 +412,7 @@ void HomeOwners::finish(std::string reply) {
         if (table_.release(outcome.epoch, outcome.homes)) persist();
         broadcast(outcome);
         ++stats_.failovers_failed;
+        if (r->automatic) next_automatic_ms_ = clock_() + config_.failover_after_ms;
         std::string why;
         for (const auto& [region, vote] : round.refused())
             why += (why.empty() ? "" : "; ") + name(region) + ": " + vote.reason;

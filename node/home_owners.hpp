@@ -54,6 +54,9 @@ public:
 
     // MERIDIAN FAILOVER from to: moves every home `from` owns to `to`.
     void failover(std::string_view from, std::string_view to, ReplySlot slot);
+    // failover_after_ms: fails over the owners this region and a majority have lost for that
+    // long, when this is the lowest region that can reach a majority. Called every renewal.
+    void fail_over_lost_owners();
     // MERIDIAN HOMES: per home, its owner, epoch and what this region does with its writes.
     std::string homes_reply() const;
 
@@ -75,7 +78,9 @@ private:
     void broadcast(const HomeMessage& message);
     void renew();
     void adopt(const std::vector<conflict::HomeEntry>& entries);
+    void start_failover(crdt::RegionId from, crdt::RegionId to, bool automatic, ReplySlot slot);
     void propose(std::uint64_t epoch);
+    std::optional<std::string> automatic_refusal(const conflict::FailoverProposal& proposal) const;
     void ask();
     void drive();
     void wake_at(std::uint64_t when_ms);
@@ -96,6 +101,9 @@ private:
     std::uint64_t next_round_ = 1;
     std::map<std::uint64_t, std::pair<conflict::LeaseRequest, std::uint64_t>> asked_;  // by round
     std::unique_ptr<Running> running_;  // the failover this region runs, if any
+    std::map<crdt::RegionId, std::uint64_t>
+        lost_since_;                       // peers unreachable since (failover_after_ms)
+    std::uint64_t next_automatic_ms_ = 0;  // after one failed, wait before the next
     boost::asio::steady_timer renew_timer_;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
     HomeOwnerStats stats_;

@@ -18,7 +18,7 @@ void serialize(Archive& ar, HomeDurable& m) {
 }
 template <class Archive>
 void serialize(Archive& ar, FailoverProposal& m) {
-    ar(m.round, m.to, m.epoch, m.homes);
+    ar(m.round, m.to, m.epoch, m.homes, m.automatic);
 }
 template <class Archive>
 void serialize(Archive& ar, FailoverVote& m) {

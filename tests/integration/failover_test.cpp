@@ -110,8 +110,8 @@ void start_connected(Cluster& cluster) {
 }  // namespace
 
 TEST_CASE(
-    "kill -9 a home, fail it over, keep withdrawing elsewhere, restart the old home: the balance "
-    "is exact and never below its floor") {
+    "kill -9 a home then fail it over and keep withdrawing elsewhere and restart the old home: the "
+    "balance is exact and never below its floor") {
     Cluster cluster(three_regions, config);
     start_connected(cluster);
     RedisClient us = cluster.client("us-east", 10000);
@@ -183,8 +183,8 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "a home cut off from every other region stops taking writes once its lease runs out; the "
-    "majority fails it over and the healed old home is fenced") {
+    "a home cut off from every other region stops taking writes once its lease runs out and the "
+    "majority fails it over: the healed old home is fenced") {
     Cluster cluster(three_regions, config);
     start_connected(cluster);
     RedisClient us = cluster.client("us-east", 10000);
@@ -224,7 +224,8 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "a failover without a majority is refused and moves nothing; bad arguments get clear errors") {
+    "a failover without a majority is refused and moves nothing and bad arguments get clear "
+    "errors") {
     Cluster cluster(three_regions, config);
     start_connected(cluster);
     RedisClient eu = cluster.client("eu-west", 15000);
@@ -265,4 +266,36 @@ TEST_CASE("a damaged homes file stops the node with an error naming it") {
     INFO(started.error());
     CHECK(started.error().find("/homes: ") != std::string::npos);
     CHECK(started.error().find("failover votes") != std::string::npos);
+}
+
+TEST_CASE(
+    "with failover_after_ms the lowest live region takes a dead home over by itself and the old "
+    "home returns fenced") {
+    Cluster cluster(three_regions, "failover_after_ms = 1500\n" + config);
+    start_connected(cluster);
+    RedisClient ap = cluster.client("ap-south", 10000);
+    REQUIRE(eventually([&] { return ap.command({"INCRBY", key, "20"}).is_integer(); }, 5000));
+    REQUIRE(eventually([&] { return all_read(cluster, 20); }, 10000));
+
+    cluster.kill9("us-east");
+    // eu-west (id 2) is the lowest region left: after 1.5 s without us-east, and its lease.
+    CHECK(
+        eventually([&] { return homes(cluster, "eu-west")["us-east"].here == "serving"; }, 10000));
+    CHECK(homes(cluster, "ap-south")["us-east"].owner == "eu-west");
+    CHECK(ap.command({"DECRBY", key, "5"}) == Reply::integer(15));
+    RedisClient eu = cluster.client("eu-west");
+    CHECK(info_number(eu, "failovers_run") == 1);
+
+    cluster.start("us-east");
+    CHECK(
+        eventually([&] { return homes(cluster, "us-east")["us-east"].owner == "eu-west"; }, 10000));
+    RedisClient us = cluster.client("us-east", 10000);
+    CHECK(eventually(
+        [&] {
+            return us.command({"DECRBY", key, "5"}) == Reply::integer(10);
+        },
+        10000));
+    CHECK(eventually([&] { return all_read(cluster, 10); }, 10000));
+    // Nobody lost anybody since: no second failover happened.
+    CHECK(homes(cluster, "ap-south")["us-east"].epoch == 1);
 }
