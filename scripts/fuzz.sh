@@ -49,6 +49,7 @@ targets=(
   "frame_decoder_fuzz:16384:frame_decoder_fuzz"
   "frame_decoder_compressed_fuzz:4096:frame_decoder_compressed_fuzz"
   "peer_payload_fuzz:8192:peer_payload_fuzz"
+  "home_message_fuzz:4096:home_message_fuzz"
 )
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:allocator_may_return_null=1}

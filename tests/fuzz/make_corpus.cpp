@@ -15,7 +15,9 @@
 #include <string_view>
 #include <vector>
 
+#include "conflict/home_table.hpp"
 #include "crdt/serialization.hpp"
+#include "node/peer_messages.hpp"
 #include "replication/frame.hpp"
 #include "replication/frame_mac.hpp"
 #include "replication/log_record.hpp"
@@ -495,6 +497,48 @@ void conflict_logs(Corpus& corpus) {
     corpus.add(t, "wrong-header", "MRDNWAL1" + file.substr(8));
 }
 
+void home_messages(Corpus& corpus) {
+    namespace conflict = meridian::conflict;
+    namespace node = meridian::node;
+    const std::string t = "home_message_fuzz";
+    auto with = [](char selector, const std::string& bytes) {
+        return std::string(1, selector) + bytes;
+    };
+    crdt::VersionVector vv;
+    vv.advance(us, 12);
+    vv.advance(eu, 19);
+    const conflict::HomeEntry moved{1, 2, 3, vv};
+    const std::vector<node::HomeMessage> messages = {
+        conflict::FailoverProposal{7, 2, 3, {conflict::HomeEntry{1, 1, 0, {}}}, true},
+        conflict::FailoverVote{7, true, 0, 250, vv, ""},
+        conflict::FailoverVote{7, false, 4, 0, {}, "epoch 3 is not above 4"},
+        conflict::FailoverOutcome{7, 3, {1}},
+        conflict::LeaseRequest{8, {moved}},
+        conflict::LeaseGrant{8, {1, 2}},
+        node::HomeCommits{{moved}},
+    };
+    std::string sequence;
+    for (std::size_t i = 0; i < messages.size(); ++i) {
+        const std::string bytes = node::encode(messages[i]);
+        corpus.add(t, "message-" + std::to_string(i), with(0, bytes));
+        if (bytes.size() < 256)
+            sequence += std::string(1, static_cast<char>(i)) +
+                        std::string(1, static_cast<char>(bytes.size())) + bytes;
+    }
+    corpus.add(t, "sequence", with(6, sequence));
+    corpus.add(t, "durable",
+               with(1, node::encode(conflict::HomeDurable{
+                           {moved}, {conflict::HomePromise{2, 5, 3, false}}})));
+    corpus.add(t, "forward",
+               with(2, node::encode(node::ForwardRequest{
+                           {us, 99, 1}, {"DECRBY", "acct:{us-east}:1", "5"}, 1, 3})));
+    corpus.add(t, "forward-reply",
+               with(3, node::encode(node::ForwardReply{{us, 99, 1}, ":5\r\n", crdt::Dot{eu, 4}})));
+    corpus.add(t, "rights", with(4, node::encode(node::RightsRequest{3, eu, "bounded:x", 10})));
+    corpus.add(t, "rights-reply",
+               with(5, node::encode(node::RightsReply{3, 10, crdt::Dot{us, 8}})));
+}
+
 int main(int argc, char** argv) {
     if (argc != 2) {
         std::fprintf(stderr, "usage: %s CORPUS_DIR   (e.g. tests/fuzz/corpus)\n", argv[0]);
@@ -508,6 +552,7 @@ int main(int argc, char** argv) {
     cluster_configs(corpus);
     backup_manifests(corpus);
     conflict_logs(corpus);
+    home_messages(corpus);
     corpus.report();
     return 0;
 }
