@@ -101,6 +101,7 @@ void Nemesis::run_until(Clock::time_point deadline) {
         {"reset", &Nemesis::reset, 1},        {"refuse", &Nemesis::refuse, 1},
         {"swizzle", &Nemesis::swizzle, 1},    {"kill", &Nemesis::kill_restart, 2},
         {"pause", &Nemesis::pause_resume, 2}, {"kill-after-ack", &Nemesis::kill_after_ack, 2},
+        {"failover", &Nemesis::failover, 2},
     };
     int total = 0;
     for (const Entry& e : faults) total += e.weight;
@@ -229,6 +230,27 @@ void Nemesis::kill_restart() {
     cluster_.kill9(region);
     down_.insert(region);
     sleep_ms(down);
+    restart(region);
+}
+
+void Nemesis::failover() {
+    const std::string region = any_region();
+    std::vector<std::string> live;
+    for (const std::string& r : regions_)
+        if (r != region && cluster_.running(r) && !paused_.contains(r)) live.push_back(r);
+    if (live.empty() || !cluster_.running(region)) return;
+    const std::string to =
+        live[static_cast<std::size_t>(between(0, static_cast<int>(live.size()) - 1))];
+    const std::string at =
+        live[static_cast<std::size_t>(between(0, static_cast<int>(live.size()) - 1))];
+    log("kill -9 " + region + ", MERIDIAN FAILOVER " + region + " " + to + " at " + at);
+    cluster_.kill9(region);
+    down_.insert(region);
+    // Refused (no majority, or the region owned no home any more) is a fine outcome too.
+    test::RedisClient client = cluster_.client(at, 15000);
+    const test::Reply reply = client.command({"MERIDIAN", "FAILOVER", region, to});
+    log("  " + reply.describe());
+    sleep_ms(between(200, 2000));
     restart(region);
 }
 

@@ -3,8 +3,10 @@
 // the runner's thread, the only one that touches the Cluster. Faults: proxy delay and jitter,
 // blackhole of a link (both ways or one way), isolation of a region, connection resets and
 // refusals, swizzle (cut every link one by one, restore in random order), kill -9 and restart,
-// SIGSTOP/SIGCONT longer than the peer timeout, and kill -9 right after a write was acknowledged
-// by an isolated region (it cannot have replicated: the write must survive on its disk).
+// SIGSTOP/SIGCONT longer than the peer timeout, kill -9 right after a write was acknowledged
+// by an isolated region (it cannot have replicated: the write must survive on its disk), and
+// kill -9 of a region whose homes another region then takes over (MERIDIAN FAILOVER) before it
+// comes back fenced.
 #pragma once
 
 #include <chrono>
@@ -58,6 +60,7 @@ private:
     void kill_restart();
     void pause_resume();
     void kill_after_ack();
+    void failover();
 
     bool proxy(const Link& link, const std::string& command);
     void block(const Link& link, const std::string& mode);

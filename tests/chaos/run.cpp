@@ -42,6 +42,7 @@ std::string cluster_toml(const RunOptions& o) {
            "reconnect_max_ms = 500\n"
            "relay_delay_ms = 100\n"
            "forward_timeout_ms = 500\n"
+           "home_lease_ms = 1000\n"
            "rights_timeout_ms = 300\n"
            "snapshot_every_records = 5000\n"
            "snapshot_every_seconds = 5\n"
