@@ -39,8 +39,9 @@ struct HomeOwners::Running {
     int attempts = 0;
     int asks = 0;
     std::uint64_t deadline_ms = 0;
-    boost::asio::steady_timer
-        timer;  // asks again once the leases ran out; gives up at the deadline
+    // Asks again once the leases ran out, polls for the new owner to serve, gives up at the
+    // deadline.
+    boost::asio::steady_timer timer;
     explicit Running(boost::asio::io_context& io) : timer(io) {}
 };
 

@@ -214,23 +214,9 @@ void HomeRouter::execute_for(crdt::RegionId from, ForwardRequest request) {
         if (seen->second.done) answer(from, request.id, seen->second);
         return;  // still running: it answers when done
     }
-    // Fencing: only the owner of the epoch the sender routed by executes it, and only while it
-    // serves the home.
-    const conflict::HomeEntry& entry = owners_.entry(request.home);
-    const conflict::Serving serving = owners_.serving(request.home);
-    if (entry.home == 0 || entry.epoch != request.epoch || serving != conflict::Serving::yes) {
+    if (auto refused = fenced(request)) {
         owners_.count_fenced();
-        std::string why =
-            entry.home == 0 ? "ERR home region " + std::to_string(request.home) + " is unknown here"
-            : entry.epoch != request.epoch && entry.owner != db_.self().region
-                ? not_serving_error(config_, entry, conflict::Serving::elsewhere)
-            : entry.epoch != request.epoch
-                ? "TRYAGAIN home " + std::string(config_.directory.name_of(entry.home)) +
-                      " was routed by epoch " + std::to_string(request.epoch) +
-                      ", its owner is at epoch " + std::to_string(entry.epoch) +
-                      ": the write was not applied"
-                : not_serving_error(config_, entry, serving);
-        return answer(from, request.id, Executed{true, error_reply(why), std::nullopt});
+        return answer(from, request.id, Executed{true, error_reply(*refused), std::nullopt});
     }
     executed_[request.id] = Executed{};
     executed_order_.push_back(request.id);
@@ -254,6 +240,24 @@ void HomeRouter::execute_for(crdt::RegionId from, ForwardRequest request) {
     auto& executed = executed_[id];
     if (auto dot = db_.last_stamped_dot(); dot && dot->replica == db_.self()) executed.dot = dot;
     db_.clear_request_stamp();
+}
+
+// Fencing: only the owner of the epoch the sender routed by executes a forwarded write, and only
+// while it serves the home. Why not, or nullopt.
+std::optional<std::string> HomeRouter::fenced(const ForwardRequest& request) const {
+    const conflict::HomeEntry& entry = owners_.entry(request.home);
+    if (entry.home == 0)
+        return "ERR home region " + std::to_string(request.home) + " is unknown here";
+    if (entry.owner != db_.self().region)
+        return not_serving_error(config_, entry, conflict::Serving::elsewhere);
+    if (entry.epoch != request.epoch)
+        return "TRYAGAIN home " + std::string(config_.directory.name_of(entry.home)) +
+               " was routed by epoch " + std::to_string(request.epoch) +
+               ", its owner is at epoch " + std::to_string(entry.epoch) +
+               ": the write was not applied";
+    const conflict::Serving serving = owners_.serving(request.home);
+    if (serving != conflict::Serving::yes) return not_serving_error(config_, entry, serving);
+    return std::nullopt;
 }
 
 void HomeRouter::answer(crdt::RegionId to, const RequestId& id, const Executed& executed) {

@@ -87,6 +87,7 @@ private:
     void send(Pending& pending);
     void finish(std::uint64_t counter, std::string reply);
     void execute_for(crdt::RegionId from, ForwardRequest request);
+    std::optional<std::string> fenced(const ForwardRequest& request) const;
     void answer(crdt::RegionId to, const RequestId& id, const Executed& executed);
     void forget_old();
 

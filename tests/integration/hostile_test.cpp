@@ -30,6 +30,7 @@
 #include "crdt/serialization.hpp"
 #include "crdt/value.hpp"
 #include "integration/harness.hpp"
+#include "node/peer_messages.hpp"
 #include "replication/auth.hpp"
 #include "replication/frame.hpp"
 #include "replication/frame_mac.hpp"
@@ -673,6 +674,42 @@ TEST_CASE("a frame claiming a huge length is refused before anything is allocate
     INFO("resident memory before " << before_kb << " kB, after " << after_kb << " kB");
     CHECK(after_kb - before_kb < 256 * 1024);
     require_serving(cluster, "b", "kept", "safe");
+}
+
+TEST_CASE(
+    "a forwarded write routed by another epoch of its home is refused, and garbage home messages "
+    "are ignored",
+    "[hostile]") {
+    Cluster cluster(
+        {"a", "b"},
+        "[[policy]]\nmatch = \"acct:*\"\ntype = \"counter\"\nroute = \"home\"\nhome = \"{tag}\"\n");
+    cluster.start("b");
+    RawPeer peer(cluster.spec("b").peer_port);
+    peer.handshake({1, 0}, cluster_secret);
+    REQUIRE(eventually(
+        [&] { return info_field(peer_info(cluster, "b", "a"), "links_established") == 1; }, 5000));
+    // The answer to a Forward is a ForwardReply; whatever else the node sends is skipped.
+    auto forward = [&](std::uint64_t counter, std::uint64_t epoch) -> std::string {
+        meridian::node::ForwardRequest request{
+            {{1, 0}, 42, counter}, {"INCRBY", "acct:{b}:1", "5"}, 2, epoch};
+        peer.send(repl::FrameType::forward, meridian::node::encode(request));
+        for (int i = 0; i < 50; ++i) {
+            auto frame = peer.next_frame(5000);
+            if (!frame) return "no answer: " + peer.error;
+            if (frame->type != repl::FrameType::forward_reply) continue;
+            auto reply = meridian::node::decode_forward_reply(frame->payload);
+            return reply ? reply->reply : "undecodable: " + reply.error();
+        }
+        return "no ForwardReply";
+    };
+    CHECK(forward(1, 7) ==
+          "-TRYAGAIN home b was routed by epoch 7, its owner is at epoch 0: the write was not "
+          "applied\r\n");
+    peer.send(repl::FrameType::homes, "\x05garbage");
+    CHECK(forward(2, 0) == ":5\r\n");
+    RedisClient b = cluster.client("b");
+    CHECK(info_number(b, "fenced_writes") == 1);
+    CHECK(b.command({"GET", "acct:{b}:1"}) == Reply::string("5"));
 }
 
 TEST_CASE("a frame whose LZ4 payload is garbage drops the link, not the node", "[hostile]") {
