@@ -119,7 +119,8 @@ TEST_CASE(
     // Withdrawals at the home, each WAITed for a peer region: the failover must keep them.
     for (int i = 0; i < 10; ++i) {
         REQUIRE(us.command({"DECRBY", key, "1"}).is_integer());
-        REQUIRE(us.command({"WAIT", "1", "2000"}) == Reply::integer(1));
+        const Reply held = us.command({"WAIT", "1", "2000"});  // how many regions hold it: 1 or 2
+        REQUIRE((held.is_integer() && held.as_integer() >= 1));
     }
     REQUIRE(eventually([&] { return all_read(cluster, 90); }, 10000));
 
