@@ -93,6 +93,8 @@ FailoverVote HomeTable::vote(const FailoverProposal& proposal, const crdt::Versi
     FailoverVote vote;
     vote.round = proposal.round;
     for (const HomeEntry& e : proposal.homes) adopt(e);
+    for (const HomeEntry& e : proposal.homes)
+        if (find(e.home)) vote.known.push_back(entry(e.home));
     if (!is_region(proposal.to)) {
         vote.reason = "region " + std::to_string(proposal.to) + " is not in the cluster file here";
         return vote;
@@ -200,7 +202,9 @@ Serving HomeTable::serving(crdt::RegionId home, const crdt::VersionVector& log_v
 // ---- FailoverRound -----------------------------------------------------------------------
 
 FailoverRound::FailoverRound(FailoverProposal proposal, std::size_t regions)
-    : proposal_(std::move(proposal)), regions_(regions), majority_(regions / 2 + 1) {}
+    : proposal_(std::move(proposal)), regions_(regions), majority_(regions / 2 + 1) {
+    for (const HomeEntry& e : proposal_.homes) latest_[e.home] = e;
+}
 
 void FailoverRound::add(crdt::RegionId from, const FailoverVote& vote, std::uint64_t now_ms) {
     if (vote.round != proposal_.round || accepted_.contains(from) || refused_.contains(from))
@@ -211,12 +215,17 @@ void FailoverRound::add(crdt::RegionId from, const FailoverVote& vote, std::uint
     }
     accepted_.emplace(from, vote);
     leases_out_ = leases_out_ && vote.lease_left_ms == 0;
+    for (const HomeEntry& e : vote.known)
+        if (auto it = latest_.find(e.home); it != latest_.end() && e.epoch > it->second.epoch)
+            it->second = e;
     commit_at_ms_ = std::max(commit_at_ms_, now_ms + vote.lease_left_ms);
 }
 
 std::vector<HomeEntry> FailoverRound::commit() const {
+    // The previous owners: as the proposer saw them, and as any voter had them committed since.
     std::set<crdt::RegionId> old_owners;
     for (const HomeEntry& e : proposal_.homes) old_owners.insert(e.owner);
+    for (const auto& [home, e] : latest_) old_owners.insert(e.owner);
     crdt::VersionVector required;
     for (const auto& [region, vote] : accepted_)
         for (const auto& v : vote.vv.entries())

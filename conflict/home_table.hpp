@@ -82,6 +82,9 @@ struct FailoverVote {
     std::uint64_t lease_left_ms = 0;  // accepted: how long the old owner may still serve
     crdt::VersionVector vv;           // accepted: what the voter's log holds
     std::string reason;               // refused: why, for the operator
+    // The voter's committed entries for the proposal's homes: a proposer that missed a commit
+    // learns the real previous owner, whose writes the new owner must wait for.
+    std::vector<HomeEntry> known;
 };
 
 struct FailoverOutcome {  // the proposer's decision: commits spread as entries
@@ -202,6 +205,7 @@ private:
     std::size_t majority_;
     std::map<crdt::RegionId, FailoverVote> accepted_;
     std::map<crdt::RegionId, FailoverVote> refused_;
+    std::map<crdt::RegionId, HomeEntry> latest_;  // per home, the highest committed entry seen
     std::uint64_t commit_at_ms_ = 0;
     bool leases_out_ = true;
 };

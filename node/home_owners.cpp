@@ -201,6 +201,7 @@ void HomeOwners::on_message(crdt::RegionId from, std::string_view payload) {
                          name(proposal->to), proposal->homes.size(), proposal->epoch, name(from));
         send(from, vote);
     } else if (auto* vote = std::get_if<conflict::FailoverVote>(&*message)) {
+        adopt(vote->known);  // commits this region missed
         if (!running_ || !running_->round) return;
         running_->round->add(from, *vote, now);
         drive();

@@ -22,7 +22,7 @@ void serialize(Archive& ar, FailoverProposal& m) {
 }
 template <class Archive>
 void serialize(Archive& ar, FailoverVote& m) {
-    ar(m.round, m.accepted, m.highest_epoch, m.lease_left_ms, m.vv, m.reason);
+    ar(m.round, m.accepted, m.highest_epoch, m.lease_left_ms, m.vv, m.reason, m.known);
 }
 template <class Archive>
 void serialize(Archive& ar, FailoverOutcome& m) {

@@ -144,9 +144,10 @@ TEST_CASE(
     a.advance(ReplicaId{2, 0}, 9);
     b.advance(ReplicaId{1, 0}, 9);
     b.advance(ReplicaId{1, 1}, 2);
-    round.add(2, FailoverVote{1, true, 0, 0, a, ""}, 0);
-    round.add(3, FailoverVote{1, true, 0, 0, b, ""}, 0);
-    round.add(3, FailoverVote{1, false, 9, 0, {}, "late duplicate"}, 0);  // the first vote counts
+    round.add(2, FailoverVote{1, true, 0, 0, a, "", {}}, 0);
+    round.add(3, FailoverVote{1, true, 0, 0, b, "", {}}, 0);
+    round.add(3, FailoverVote{1, false, 9, 0, {}, "late duplicate", {}},
+              0);  // the first vote counts
     REQUIRE(round.won());
     const std::vector<HomeEntry> commit = round.commit();
     REQUIRE(commit.size() == 1);
@@ -157,11 +158,36 @@ TEST_CASE(
     CHECK(commit[0].required.get(ReplicaId{2, 0}) == 0);  // not the old owner's
 
     FailoverRound lost(p, 3);
-    lost.add(2, FailoverVote{1, false, 4, 0, {}, "epoch"}, 0);
+    lost.add(2, FailoverVote{1, false, 4, 0, {}, "epoch", {}}, 0);
     CHECK_FALSE(lost.lost());
-    lost.add(3, FailoverVote{1, false, 6, 0, {}, "epoch"}, 0);
+    lost.add(3, FailoverVote{1, false, 6, 0, {}, "epoch", {}}, 0);
     CHECK(lost.lost());
     CHECK(lost.highest_refused_epoch() == 6);
+}
+
+TEST_CASE(
+    "a proposer that missed a commit still makes the new owner wait for the real previous owner's "
+    "writes") {
+    // Home 1 moved to region 2 at epoch 1; region 3 did not hear of it and moves "region 1's"
+    // home to itself at epoch 2.
+    HomeTable two = table(2, 3), three = table(3, 3);
+    REQUIRE(two.adopt(HomeEntry{1, 2, 1, {}}));
+    const FailoverProposal stale{5, 3, 2, {three.entry(1)}};
+    REQUIRE(stale.homes.front().owner == 1);
+    VersionVector held;
+    held.advance(ReplicaId{1, 0}, 4);
+    held.advance(ReplicaId{2, 0}, 9);  // region 2's writes as the owner of epoch 1
+    const FailoverVote vote = two.vote(stale, held, 0);
+    REQUIRE(vote.accepted);
+    REQUIRE(vote.known.size() == 1);
+    CHECK(vote.known.front() == HomeEntry{1, 2, 1, {}});
+    FailoverRound round(stale, 3);
+    round.add(2, vote, 0);
+    round.add(3, three.vote(stale, {}, 0), 0);
+    REQUIRE(round.won());
+    const HomeEntry committed = round.commit().front();
+    CHECK(committed.required.get(ReplicaId{2, 0}) == 9);
+    CHECK(committed.required.get(ReplicaId{1, 0}) == 4);
 }
 
 TEST_CASE("the durable part survives a restart: promises and commits, and no vote below them") {

@@ -510,7 +510,7 @@ void home_messages(Corpus& corpus) {
     const conflict::HomeEntry moved{1, 2, 3, vv};
     const std::vector<node::HomeMessage> messages = {
         conflict::FailoverProposal{7, 2, 3, {conflict::HomeEntry{1, 1, 0, {}}}, true},
-        conflict::FailoverVote{7, true, 0, 250, vv, ""},
+        conflict::FailoverVote{7, true, 0, 250, vv, "", {moved}},
         conflict::FailoverVote{7, false, 4, 0, {}, "epoch 3 is not above 4"},
         conflict::FailoverOutcome{7, 3, {1}},
         conflict::LeaseRequest{8, {moved}},
