@@ -53,6 +53,11 @@ const HomeEntry& HomeTable::entry(crdt::RegionId home) const {
     return e ? *e : none;
 }
 
+bool HomeTable::owns_any(crdt::RegionId region) const {
+    return std::any_of(entries_.begin(), entries_.end(),
+                       [&](const HomeEntry& e) { return e.owner == region; });
+}
+
 std::optional<HomePromise> HomeTable::promise(crdt::RegionId home) const {
     const HomePromise* p = find_promise(home);
     return p ? std::optional<HomePromise>(*p) : std::nullopt;

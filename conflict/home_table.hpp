@@ -124,6 +124,7 @@ public:
 
     const HomeEntry& entry(crdt::RegionId home) const;
     const std::vector<HomeEntry>& entries() const { return entries_; }  // by home
+    bool owns_any(crdt::RegionId region) const;
     std::optional<HomePromise> promise(crdt::RegionId home) const;
     HomeDurable durable() const;
     std::uint64_t highest_epoch() const;  // over entries and promises

@@ -9,25 +9,42 @@
 
 namespace meridian::node {
 
+using resp::error_reply;
+using resp::simple_reply;
+
 namespace {
 
 constexpr std::string_view kMagic = "MRDNHOM1";
 constexpr int kMostAttempts = 3;  // proposals with a fresh epoch after a refusal for an old one
 constexpr int kMostAsks = 8;      // rounds of one proposal (each after the leases it waited for)
 
-std::string error_reply(const std::string& message) {
-    std::string out;
-    resp::error(out, message);
-    return out;
-}
-
-std::string simple_reply(const std::string& message) {
-    std::string out;
-    resp::simple(out, message);
-    return out;
-}
-
 }  // namespace
+
+std::string not_serving_error(const ClusterConfig& config, const conflict::HomeEntry& entry,
+                              conflict::Serving serving) {
+    const std::string home(config.directory.name_of(entry.home));
+    std::string why;
+    switch (serving) {
+        case conflict::Serving::fenced:
+            why = "is being failed over to another region";
+            break;
+        case conflict::Serving::catching_up:
+            why =
+                "is owned here since a failover, and this region is still receiving the previous "
+                "owner's writes";
+            break;
+        case conflict::Serving::no_lease:
+            why =
+                "has no lease: too few regions renewed this region's ownership (it may be cut "
+                "off, or failed over)";
+            break;
+        default:
+            why = "is owned by region " + std::string(config.directory.name_of(entry.owner)) +
+                  " at epoch " + std::to_string(entry.epoch);
+            break;
+    }
+    return "TRYAGAIN home " + home + " " + why + ": the write was not applied";
+}
 
 // The MERIDIAN FAILOVER in progress here.
 struct HomeOwners::Running {
@@ -99,6 +116,13 @@ conflict::Serving HomeOwners::serving(crdt::RegionId home) const {
     return table_.serving(home, db_.log().version_vector(), clock_());
 }
 
+std::optional<std::string> HomeOwners::refuse_write(crdt::RegionId home) {
+    const conflict::Serving now = serving(home);
+    if (now == conflict::Serving::yes) return std::nullopt;
+    ++stats_.fenced_writes;
+    return not_serving_error(config_, entry(home), now);
+}
+
 std::size_t HomeOwners::homes_served() const {
     std::size_t served = 0;
     for (const conflict::HomeEntry& e : table_.entries())
@@ -114,20 +138,16 @@ bool HomeOwners::persist() {
     return false;
 }
 
-// A paused link (MERIDIAN PAUSE) carries no votes, leases or commits, as it carries no records:
-// an operator's partition cuts the home owners' protocol too.
-bool HomeOwners::reachable(crdt::RegionId peer) const {
-    return core_.established(peer) && !core_.status(peer, 0).paused;
-}
-
 void HomeOwners::send(crdt::RegionId to, const HomeMessage& message) {
-    if (reachable(to)) (void)core_.send_message(to, replication::FrameType::homes, encode(message));
+    if (core_.reachable(to))
+        (void)core_.send_message(to, replication::FrameType::homes, encode(message));
 }
 
 void HomeOwners::broadcast(const HomeMessage& message) {
     const std::string payload = encode(message);
     for (crdt::RegionId peer : core_.peers())
-        if (reachable(peer)) (void)core_.send_message(peer, replication::FrameType::homes, payload);
+        if (core_.reachable(peer))
+            (void)core_.send_message(peer, replication::FrameType::homes, payload);
 }
 
 // ---- leases ------------------------------------------------------------------------------------
@@ -140,11 +160,7 @@ void HomeOwners::renew() {
     fail_over_lost_owners();
     const std::uint64_t now = clock_();
     std::erase_if(asked_, [&](const auto& a) { return now - a.second.second > table_.lease_ms(); });
-    conflict::LeaseRequest request = table_.lease_request(next_round_++);
-    if (!request.owned.empty() && table_.lease_quorum() > 0) {
-        asked_[request.round] = {request, now};
-        broadcast(request);
-    }
+    ask_lease(std::nullopt);
     renew_timer_.expires_after(
         std::chrono::milliseconds(std::max<std::uint64_t>(table_.lease_ms() / 3, 1)));
     renew_timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](auto error) {
@@ -158,11 +174,17 @@ void HomeOwners::on_peer_up(crdt::RegionId peer) {
         if (e.epoch > 0) commits.entries.push_back(e);
     if (!commits.entries.empty()) send(peer, commits);
     // A link that comes back may complete a lease quorum now rather than at the next renewal.
+    ask_lease(peer);
+}
+
+void HomeOwners::ask_lease(std::optional<crdt::RegionId> peer) {
     conflict::LeaseRequest request = table_.lease_request(next_round_++);
-    if (!request.owned.empty() && table_.lease_quorum() > 0) {
-        asked_[request.round] = {request, clock_()};
-        send(peer, request);
-    }
+    if (request.owned.empty() || table_.lease_quorum() == 0) return;
+    asked_[request.round] = {request, clock_()};
+    if (peer)
+        send(*peer, request);
+    else
+        broadcast(request);
 }
 
 void HomeOwners::adopt(const std::vector<conflict::HomeEntry>& entries) {
@@ -180,7 +202,7 @@ void HomeOwners::adopt(const std::vector<conflict::HomeEntry>& entries) {
 }
 
 void HomeOwners::on_message(crdt::RegionId from, std::string_view payload) {
-    if (!reachable(from)) return;
+    if (!core_.reachable(from)) return;
     auto message = decode_home_message(payload);
     if (!message)
         return spdlog::warn("malformed Homes message from region {}: {}", name(from),
@@ -238,9 +260,8 @@ void HomeOwners::failover(std::string_view from_name, std::string_view to_name, 
         return slot.complete(error_reply("ERR a failover moves homes to another region"));
     if (running_)
         return slot.complete(error_reply("ERR a failover is already running at this region"));
-    bool owns = false;
-    for (const conflict::HomeEntry& e : table_.entries()) owns = owns || e.owner == *from;
-    if (!owns) return slot.complete(error_reply("ERR region " + name(*from) + " owns no home"));
+    if (!table_.owns_any(*from))
+        return slot.complete(error_reply("ERR region " + name(*from) + " owns no home"));
 
     start_failover(*from, *to, false, std::move(slot));
 }
@@ -264,7 +285,7 @@ void HomeOwners::fail_over_lost_owners() {
     std::size_t reached = 1;  // itself
     crdt::RegionId lowest = self_;
     for (crdt::RegionId peer : core_.peers()) {
-        if (reachable(peer)) {
+        if (core_.reachable(peer)) {
             lost_since_.erase(peer);
             ++reached;
             lowest = std::min(lowest, peer);
@@ -278,9 +299,7 @@ void HomeOwners::fail_over_lost_owners() {
         return;
     for (const auto& [peer, since] : lost_since_) {
         if (now - since < after) continue;
-        bool owns = false;
-        for (const conflict::HomeEntry& e : table_.entries()) owns = owns || e.owner == peer;
-        if (!owns) continue;
+        if (!table_.owns_any(peer)) continue;
         auto slot = ReplySlot::callback([](std::string reply) {
             // One RESP line: drop its type byte and CRLF.
             spdlog::warn("failover_after_ms: {}",
@@ -299,7 +318,7 @@ std::optional<std::string> HomeOwners::automatic_refusal(
     for (const conflict::HomeEntry& e : proposal.homes) {
         if (e.owner == self_) return "this region is the owner, and alive";
         auto lost = lost_since_.find(e.owner);
-        if (reachable(e.owner) || lost == lost_since_.end())
+        if (core_.reachable(e.owner) || lost == lost_since_.end())
             return "this region still reaches region " + name(e.owner);
         if (clock_() - lost->second < config_.failover_after_ms / 2)
             return "this region lost region " + name(e.owner) + " only " +

@@ -35,6 +35,10 @@ struct HomeOwnerStats {
     std::uint64_t persist_errors = 0;  // the homes file could not be written
 };
 
+// Why the owner of a home does not execute its writes, as a -TRYAGAIN line.
+std::string not_serving_error(const ClusterConfig& config, const conflict::HomeEntry& entry,
+                              conflict::Serving serving);
+
 class HomeOwners {
 public:
     using Clock = std::function<std::uint64_t()>;  // steady milliseconds
@@ -50,6 +54,9 @@ public:
 
     const conflict::HomeEntry& entry(crdt::RegionId home) const { return table_.entry(home); }
     conflict::Serving serving(crdt::RegionId home) const;
+    // For a write of `home`, which this region owns: why it may not execute it now (a -TRYAGAIN
+    // line, counted in fenced_writes), or nullopt.
+    std::optional<std::string> refuse_write(crdt::RegionId home);
     void count_fenced() { ++stats_.fenced_writes; }
 
     // MERIDIAN FAILOVER from to: moves every home `from` owns to `to`.
@@ -77,6 +84,7 @@ private:
     void send(crdt::RegionId to, const HomeMessage& message);
     void broadcast(const HomeMessage& message);
     void renew();
+    void ask_lease(std::optional<crdt::RegionId> peer);  // of `peer`, or of every region
     void adopt(const std::vector<conflict::HomeEntry>& entries);
     void start_failover(crdt::RegionId from, crdt::RegionId to, bool automatic, ReplySlot slot);
     void propose(std::uint64_t epoch);
@@ -85,7 +93,6 @@ private:
     void drive();
     void wake_at(std::uint64_t when_ms);
     void await_serving(std::string ok, crdt::RegionId home, std::uint64_t until_ms);
-    bool reachable(crdt::RegionId peer) const;
     void finish(std::string reply);
     std::string name(crdt::RegionId region) const;
 

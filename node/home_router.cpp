@@ -8,45 +8,15 @@
 
 namespace meridian::node {
 
+using resp::error_reply;
+
 namespace {
 
 // Answers kept for retransmissions: far more than can be in flight within a
 // forward timeout, few enough to stay small.
 constexpr std::size_t executed_capacity = 100'000;
 
-std::string error_reply(const std::string& message) {
-    std::string out;
-    resp::error(out, message);
-    return out;
-}
-
 }  // namespace
-
-std::string not_serving_error(const ClusterConfig& config, const conflict::HomeEntry& entry,
-                              conflict::Serving serving) {
-    const std::string home(config.directory.name_of(entry.home));
-    std::string why;
-    switch (serving) {
-        case conflict::Serving::fenced:
-            why = "is being failed over to another region";
-            break;
-        case conflict::Serving::catching_up:
-            why =
-                "is owned here since a failover, and this region is still receiving the previous "
-                "owner's writes";
-            break;
-        case conflict::Serving::no_lease:
-            why =
-                "has no lease: too few regions renewed this region's ownership (it may be cut "
-                "off, or failed over)";
-            break;
-        default:
-            why = "is owned by region " + std::string(config.directory.name_of(entry.owner)) +
-                  " at epoch " + std::to_string(entry.epoch);
-            break;
-    }
-    return "TRYAGAIN home " + home + " " + why + ": the write was not applied";
-}
 
 struct HomeRouter::Pending {
     RequestId id;
@@ -96,12 +66,7 @@ std::optional<std::string> HomeRouter::home_elsewhere(std::span<const std::strin
     if (!home) return "ERR " + home.error();
     if (!*home) return std::nullopt;
     const conflict::HomeEntry& entry = owners_.entry(**home);
-    if (entry.owner == db_.self().region) {
-        const conflict::Serving serving = owners_.serving(**home);
-        if (serving == conflict::Serving::yes) return std::nullopt;
-        owners_.count_fenced();
-        return not_serving_error(config_, entry, serving);
-    }
+    if (entry.owner == db_.self().region) return owners_.refuse_write(entry.home);
     return "ERR '" + keys.front().substr(0, 128) + "' has its home at region " +
            std::string(config_.directory.name_of(entry.owner)) +
            ": a transaction runs at one region, so send it to that region";
@@ -114,14 +79,13 @@ bool HomeRouter::runs_here(std::span<const std::string> keys, const std::vector<
     if (!*routed) return true;
     const conflict::HomeEntry& entry = owners_.entry(**routed);
     if (entry.owner == db_.self().region) {
-        const conflict::Serving serving = owners_.serving(entry.home);
-        if (serving == conflict::Serving::yes) return true;
-        owners_.count_fenced();
-        return slot.complete(error_reply(not_serving_error(config_, entry, serving))), false;
+        auto refused = owners_.refuse_write(entry.home);
+        if (!refused) return true;
+        return slot.complete(error_reply(*refused)), false;
     }
     const crdt::RegionId owner = entry.owner;
     const std::string owner_name(config_.directory.name_of(owner));
-    if (!core_.established(owner) || core_.status(owner, 0).paused) {
+    if (!core_.reachable(owner)) {
         ++stats_.unreachable;
         slot.complete(error_reply("TRYAGAIN home region " + owner_name +
                                   " unreachable: the write was not applied anywhere"));
@@ -159,7 +123,7 @@ bool HomeRouter::runs_here(std::span<const std::string> keys, const std::vector<
 
 void HomeRouter::send(Pending& pending) {
     const bool queued =
-        !core_.status(pending.home, 0).paused &&
+        core_.reachable(pending.home) &&
         core_.send_message(
             pending.home, replication::FrameType::forward,
             encode(ForwardRequest{pending.id, pending.args, pending.routed_home, pending.epoch}));
@@ -215,7 +179,6 @@ void HomeRouter::execute_for(crdt::RegionId from, ForwardRequest request) {
         return;  // still running: it answers when done
     }
     if (auto refused = fenced(request)) {
-        owners_.count_fenced();
         return answer(from, request.id, Executed{true, error_reply(*refused), std::nullopt});
     }
     executed_[request.id] = Executed{};
@@ -242,22 +205,22 @@ void HomeRouter::execute_for(crdt::RegionId from, ForwardRequest request) {
     db_.clear_request_stamp();
 }
 
-// Fencing: only the owner of the epoch the sender routed by executes a forwarded write, and only
-// while it serves the home. Why not, or nullopt.
-std::optional<std::string> HomeRouter::fenced(const ForwardRequest& request) const {
+std::optional<std::string> HomeRouter::fenced(const ForwardRequest& request) {
     const conflict::HomeEntry& entry = owners_.entry(request.home);
+    std::string refused;
     if (entry.home == 0)
-        return "ERR home region " + std::to_string(request.home) + " is unknown here";
-    if (entry.owner != db_.self().region)
-        return not_serving_error(config_, entry, conflict::Serving::elsewhere);
-    if (entry.epoch != request.epoch)
-        return "TRYAGAIN home " + std::string(config_.directory.name_of(entry.home)) +
-               " was routed by epoch " + std::to_string(request.epoch) +
-               ", its owner is at epoch " + std::to_string(entry.epoch) +
-               ": the write was not applied";
-    const conflict::Serving serving = owners_.serving(request.home);
-    if (serving != conflict::Serving::yes) return not_serving_error(config_, entry, serving);
-    return std::nullopt;
+        refused = "ERR home region " + std::to_string(request.home) + " is unknown here";
+    else if (entry.owner != db_.self().region)
+        refused = not_serving_error(config_, entry, conflict::Serving::elsewhere);
+    else if (entry.epoch != request.epoch)
+        refused = "TRYAGAIN home " + std::string(config_.directory.name_of(entry.home)) +
+                  " was routed by epoch " + std::to_string(request.epoch) +
+                  ", its owner is at epoch " + std::to_string(entry.epoch) +
+                  ": the write was not applied";
+    else
+        return owners_.refuse_write(entry.home);  // counts its own refusals
+    owners_.count_fenced();
+    return refused;
 }
 
 void HomeRouter::answer(crdt::RegionId to, const RequestId& id, const Executed& executed) {

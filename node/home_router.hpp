@@ -43,10 +43,6 @@ struct HomeRouterStats {
     std::uint64_t duplicates_answered = 0;  // retransmissions answered from memory
 };
 
-// Why the owner of `home` refuses its writes now, as a -TRYAGAIN line.
-std::string not_serving_error(const ClusterConfig& config, const conflict::HomeEntry& entry,
-                              conflict::Serving serving);
-
 class HomeRouter {
 public:
     using Execute = std::function<void(ClientState&, std::vector<std::string>&, ReplySlot)>;
@@ -87,7 +83,8 @@ private:
     void send(Pending& pending);
     void finish(std::uint64_t counter, std::string reply);
     void execute_for(crdt::RegionId from, ForwardRequest request);
-    std::optional<std::string> fenced(const ForwardRequest& request) const;
+    // Fencing: why this region must not execute a forwarded write (counted), or nullopt.
+    std::optional<std::string> fenced(const ForwardRequest& request);
     void answer(crdt::RegionId to, const RequestId& id, const Executed& executed);
     void forget_old();
 

@@ -33,12 +33,6 @@ std::uint64_t unix_ms() {
                                           .count());
 }
 
-std::string resp_error(const std::string& message) {
-    std::string out;
-    resp::error(out, message);
-    return out;
-}
-
 std::string misconf(const std::string& error) {
     std::string out;
     resp::error(out, "MISCONF the write-ahead log failed (" + error +
@@ -316,7 +310,7 @@ std::optional<std::string> Node::home_elsewhere(std::span<const std::string> key
 }
 
 void Node::failover(std::string_view from, std::string_view to, ReplySlot slot) {
-    if (stopping_) return slot.complete(resp_error("ERR the node is shutting down"));
+    if (stopping_) return slot.complete(resp::error_reply("ERR the node is shutting down"));
     owners_->failover(from, to, std::move(slot));
 }
 
@@ -446,10 +440,11 @@ void Node::close_idle_segment() {
 }
 
 void Node::backup(const std::string& dir, ReplySlot slot) {
-    if (stopping_) return slot.complete(resp_error("ERR the node is shutting down"));
+    if (stopping_) return slot.complete(resp::error_reply("ERR the node is shutting down"));
     auto waiting = std::make_shared<ReplySlot>(std::move(slot));  // std::function needs a copyable callback
     backups_->start(dir, [waiting](Expected<BackupManifest, std::string> result) {
-        if (!result) return waiting->complete(resp_error("ERR backup failed: " + result.error()));
+        if (!result)
+            return waiting->complete(resp::error_reply("ERR backup failed: " + result.error()));
         std::uint64_t bytes = 0;
         for (const BackupFile& f : result->files) bytes += f.bytes;
         std::string out;

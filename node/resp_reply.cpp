@@ -60,4 +60,16 @@ void null_array(std::string& out) {
     out.append("*-1\r\n");
 }
 
+std::string simple_reply(std::string_view s) {
+    std::string out;
+    simple(out, s);
+    return out;
+}
+
+std::string error_reply(std::string_view s) {
+    std::string out;
+    error(out, s);
+    return out;
+}
+
 }  // namespace meridian::node::resp

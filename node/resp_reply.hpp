@@ -21,4 +21,8 @@ void null_bulk(std::string& out);                 // $-1\r\n
 void array(std::string& out, std::size_t n);      // *n\r\n; the caller appends the n items
 void null_array(std::string& out);                // *-1\r\n
 
+// One whole status or error reply, for a slot completed later (a ReplySlot takes a string).
+std::string simple_reply(std::string_view s);
+std::string error_reply(std::string_view s);
+
 }  // namespace meridian::node::resp

@@ -536,6 +536,11 @@ bool ReplicationCore::established(crdt::RegionId region) const {
     return it != peers_.end() && it->second.link.has_value();
 }
 
+bool ReplicationCore::reachable(crdt::RegionId region) const {
+    auto it = peers_.find(region);
+    return it != peers_.end() && it->second.link.has_value() && !it->second.paused;
+}
+
 const crdt::VersionVector* ReplicationCore::acked(crdt::RegionId region) const {
     auto it = peers_.find(region);
     if (it == peers_.end() || it->second.stats.links_established == 0) return nullptr;

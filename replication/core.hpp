@@ -156,6 +156,9 @@ public:
     std::vector<Action> take_actions();
 
     bool established(crdt::RegionId peer) const;
+    // Established and not paused by the operator: a link that carries forwarded writes and the
+    // home owners' messages (MERIDIAN PAUSE cuts those too).
+    bool reachable(crdt::RegionId peer) const;
     const crdt::VersionVector* acked(crdt::RegionId peer) const;  // null when never connected
     PeerStatus status(crdt::RegionId peer, std::uint64_t now_ms) const;
     const std::vector<crdt::RegionId>& peers() const { return options_.peers; }
