@@ -131,13 +131,31 @@ void serialize(Archive& ar, PnCounter::Entry& e) {
     ar(e.replica, e.increments, e.decrements);
 }
 
+// Entries, then baselines; a seal follows the whole value (Value::save), so that counters
+// without one keep their bytes.
 template <class Archive>
-void serialize(Archive& ar, PnCounter& c) {
-    ar(c.entries_, c.baselines_);
+void save(Archive& ar, const PnCounter& c) {
+    ar(c.entries_);
+    const auto bases = c.baselines();
+    ar(cereal::make_size_tag(static_cast<cereal::size_type>(bases.size())));
+    for (const PnCounter::Entry& e : bases) ar(e);
+}
+
+template <class Archive>
+void load(Archive& ar, PnCounter& c) {
+    std::vector<PnCounter::Entry> bases;
+    ar(c.entries_, bases);
+    auto by_replica = [](const auto& e) { return e.replica; };
+    detail::require_strictly_sorted(c.entries_, by_replica, "counter entries");
+    detail::require_strictly_sorted(bases, by_replica, "counter baselines");
+    if (!bases.empty()) c.tail_.emplace().baselines = std::move(bases);
+}
+
+template <class Archive>
+void serialize(Archive& ar, PnCounter::Seal& s) {
+    ar(s.epoch, s.generation, s.owner, s.base, s.existed, s.increments, s.decrements);
     if constexpr (Archive::is_loading::value) {
-        auto by_replica = [](const auto& e) { return e.replica; };
-        detail::require_strictly_sorted(c.entries_, by_replica, "counter entries");
-        detail::require_strictly_sorted(c.baselines_, by_replica, "counter baselines");
+        if (s.epoch == 0 || s.generation == 0) throw DecodeError("counter seal of epoch or generation 0");
     }
 }
 
@@ -266,14 +284,20 @@ void load(Archive& ar, Boxed<T>& box) {
 }
 
 // The type's index as cereal encodes a std::variant's (an int32), plus kValueHasExpiry when the
-// TTL register follows the state: values encoded before keys had TTLs decode unchanged.
+// TTL register follows the state and kValueHasSeal when a counter's seal does (before the TTL):
+// values encoded before keys had TTLs, or counters seals, decode unchanged.
 inline constexpr std::int32_t kValueHasExpiry = 16;
+inline constexpr std::int32_t kValueHasSeal = 32;
 
 template <class Archive>
 void Value::save(Archive& ar) const {
     const Expiry* ttl = expiry_.get();
-    ar(static_cast<std::int32_t>(state_.index()) + (ttl ? kValueHasExpiry : 0));
+    const auto* counter = std::get_if<PnCounter>(&state_);
+    const PnCounter::Seal* seal = counter ? counter->seal_in_force() : nullptr;
+    ar(static_cast<std::int32_t>(state_.index()) + (ttl ? kValueHasExpiry : 0) +
+       (seal ? kValueHasSeal : 0));
     std::visit([&](const auto& state) { ar(state); }, state_);
+    if (seal) ar(*seal);
     if (ttl) ar(*ttl);
 }
 
@@ -281,12 +305,20 @@ template <class Archive>
 void Value::load(Archive& ar) {
     std::int32_t tag = 0;
     ar(tag);
-    const bool has_expiry = tag >= kValueHasExpiry;
-    const std::int32_t index = has_expiry ? tag - kValueHasExpiry : tag;
+    const bool has_seal = tag >= 0 && (tag & kValueHasSeal) != 0;
+    const bool has_expiry = tag >= 0 && (tag & kValueHasExpiry) != 0;
+    const std::int32_t index = tag - (has_seal ? kValueHasSeal : 0) - (has_expiry ? kValueHasExpiry : 0);
     if (index < 0 || index >= static_cast<std::int32_t>(std::variant_size_v<State>))
         throw DecodeError("unknown value type " + std::to_string(tag));
     *this = empty(static_cast<ValueType>(index));
     std::visit([&](auto& state) { ar(state); }, state_);
+    if (has_seal) {
+        auto* counter = std::get_if<PnCounter>(&state_);
+        if (!counter) throw DecodeError("a seal on a value that is not a counter");
+        PnCounter::Seal seal;
+        ar(seal);
+        counter->set_seal(seal);
+    }
     if (has_expiry) {
         Expiry& ttl = expiry_.emplace();
         ar(ttl);

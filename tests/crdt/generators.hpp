@@ -103,6 +103,20 @@ struct Arbitrary<PnCounterModel> {
 };
 
 template <>
+struct Arbitrary<SealedCounterModel> {
+    static SealedCounterModel make() { return {}; }
+    static rc::Gen<SealedCounterModel::Op> op() {
+        using Kind = SealedCounterModel::Kind;
+        return rc::gen::weightedOneOf<SealedCounterModel::Op>({
+            {8, rc::gen::map(counter_amount(),
+                             [](std::int64_t a) { return SealedCounterModel::Op{Kind::add, a}; })},
+            {1, rc::gen::just(SealedCounterModel::Op{Kind::reset, 0})},
+            {2, rc::gen::just(SealedCounterModel::Op{Kind::take_over, 0})},
+        });
+    }
+};
+
+template <>
 struct Arbitrary<LwwModel> {
     static LwwModel make() { return {}; }
     static rc::Gen<LwwModel::Op> op() {

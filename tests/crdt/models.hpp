@@ -7,6 +7,7 @@
 
 #include <rapidcheck.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -104,6 +105,157 @@ struct PnCounterModel {
 inline std::ostream& operator<<(std::ostream& os, const PnCounterModel::Op& op) {
     if (op.reset) return os << "reset";
     return os << "add " << op.amount;
+}
+
+// ---------------------------------------------------------------- sealed PnCounter
+//
+// A home-routed counter across failovers (crdt/pn_counter.hpp, "Seal"): a replica takes the
+// counter over by sealing it at the next epoch. Under a seal the value is the seal's base plus
+// the adds of its owner that the sealing replica had not observed; another replica's add is
+// refused. Without a seal it is PnCounterModel. The model keeps which adds each seal observed,
+// and checks a seal's base against its own sum when the seal is made.
+struct SealedCounterModel {
+    using State = crdt::PnCounter;
+    using Seal = crdt::PnCounter::Seal;
+    enum class Kind : std::uint8_t { add, reset, take_over };
+    struct Op {
+        Kind kind = Kind::add;
+        std::int64_t amount = 0;
+    };
+    struct Add {
+        std::size_t origin = 0;
+        std::int64_t amount = 0;
+    };
+    struct Knowledge {
+        std::map<std::uint64_t, Add> observed;            // acknowledged adds, by tag
+        std::set<std::uint64_t> removed;                  // unsealed: adds some reset observed
+        std::map<Seal, std::set<std::uint64_t>> seals;    // each seal and the adds it observed
+        void join(const Knowledge& other) {
+            observed.insert(other.observed.begin(), other.observed.end());
+            removed.insert(other.removed.begin(), other.removed.end());
+            seals.insert(other.seals.begin(), other.seals.end());
+        }
+    };
+    struct Local {};
+
+    std::uint64_t next_tag = 0;
+
+    // What `k` says the value is, and whether some add of it is nonzero, or it existed.
+    static std::pair<Int128, bool> expected(const Knowledge& k, std::span<const crdt::ReplicaId> ids) {
+        Int128 sum = 0;
+        bool nonzero = false;
+        if (k.seals.empty()) {
+            for (const auto& [tag, add] : k.observed) {
+                if (k.removed.contains(tag)) continue;
+                sum += add.amount;
+                nonzero |= add.amount != 0;
+            }
+            return {sum, nonzero};
+        }
+        const auto& [seal, seen] = *k.seals.rbegin();
+        sum = seal.base;
+        nonzero = seal.existed;
+        for (const auto& [tag, add] : k.observed) {
+            if (ids[add.origin] != seal.owner || seen.contains(tag)) continue;
+            sum += add.amount;
+            nonzero |= add.amount != 0;
+        }
+        return {sum, nonzero};
+    }
+
+    // The adds of `origin` that `view` holds: what a delta carrying that replica's entry carries.
+    static std::map<std::uint64_t, Add> adds_of(const Knowledge& view, std::size_t origin) {
+        std::map<std::uint64_t, Add> out;
+        for (const auto& [tag, add] : view.observed)
+            if (add.origin == origin) out.emplace(tag, add);
+        return out;
+    }
+
+    std::optional<Tagged<SealedCounterModel>> mutate(Replica<SealedCounterModel>& r,
+                                                     std::span<const crdt::ReplicaId> ids,
+                                                     const Op& op) {
+        Tagged<SealedCounterModel> delta;
+        Knowledge& view = r.view.knowledge;
+        const Seal* sealed = r.view.state.seal_in_force();
+        auto owner_index = [&](crdt::ReplicaId id) {
+            return static_cast<std::size_t>(std::find(ids.begin(), ids.end(), id) - ids.begin());
+        };
+        if (op.kind == Kind::take_over) {
+            const std::uint64_t epoch = (sealed ? sealed->epoch : 0) + 1;
+            const auto before = expected(view, ids).first;
+            delta.state = r.view.state.seal(r.id, epoch);
+            const Seal& made = *r.view.state.seal_in_force();
+            RC_ASSERT(made.base == crdt::detail::saturate(before));
+            std::set<std::uint64_t> seen;
+            for (const auto& [tag, add] : view.observed) seen.insert(tag);
+            delta.knowledge.seals.emplace(made, std::move(seen));
+            delta.knowledge.observed = adds_of(view, r.index);
+            view.join(delta.knowledge);
+            return delta;
+        }
+        if (op.kind == Kind::reset) {
+            if (!sealed) {
+                delta.state = r.view.state.reset();
+                delta.knowledge.observed = view.observed;
+                for (const auto& [tag, add] : view.observed) delta.knowledge.removed.insert(tag);
+                view.join(delta.knowledge);
+                RC_ASSERT(r.view.state.value() == 0);
+                return delta;
+            }
+            const std::size_t owner = owner_index(sealed->owner);
+            delta.state = r.view.state.reset();
+            std::set<std::uint64_t> seen;
+            for (const auto& [tag, add] : view.observed) seen.insert(tag);
+            delta.knowledge.seals.emplace(*r.view.state.seal_in_force(), std::move(seen));
+            delta.knowledge.observed = adds_of(view, owner);
+            view.join(delta.knowledge);
+            RC_ASSERT(r.view.state.value() == 0);
+            return delta;
+        }
+        const State before = r.view.state;
+        auto result = r.view.state.add(r.id, op.amount);
+        if (!result) {
+            if (sealed && sealed->owner != r.id) {
+                RC_ASSERT(result.error() == crdt::Error::invalid_argument);
+            } else {
+                RC_ASSERT(result.error() == crdt::Error::overflow);
+            }
+            RC_ASSERT(r.view.state == before);
+            return std::nullopt;
+        }
+        const bool by_owner = sealed == nullptr || sealed->owner == r.id;
+        RC_ASSERT(by_owner);
+        const std::uint64_t tag = next_tag++;
+        view.observed[tag] = Add{r.index, op.amount};
+        delta.state = std::move(*result);
+        delta.knowledge.observed = adds_of(view, r.index);
+        if (sealed) delta.knowledge.seals.emplace(*sealed, view.seals.at(*sealed));
+        return delta;
+    }
+
+    void check(const Replica<SealedCounterModel>& r, std::span<const crdt::ReplicaId> ids) const {
+        const auto [sum, nonzero] = expected(r.view.knowledge, ids);
+        RC_ASSERT(r.view.state.value() == crdt::detail::saturate(sum));
+        // An add of 0 may leave no trace; any other counted add (or a seal of an existing
+        // counter) must.
+        if (nonzero) RC_ASSERT(r.view.state.has_contributions());
+        const Seal* sealed = r.view.state.seal_in_force();
+        RC_ASSERT((sealed == nullptr) == r.view.knowledge.seals.empty());
+        if (sealed) RC_ASSERT(*sealed == r.view.knowledge.seals.rbegin()->first);
+    }
+
+    void check_converged(const Replica<SealedCounterModel>& r) const {
+        RC_ASSERT(r.view.knowledge.observed.size() == next_tag);
+    }
+};
+
+inline std::ostream& operator<<(std::ostream& os, const SealedCounterModel::Op& op) {
+    switch (op.kind) {
+        case SealedCounterModel::Kind::add: return os << "add " << op.amount;
+        case SealedCounterModel::Kind::reset: return os << "reset";
+        case SealedCounterModel::Kind::take_over: return os << "take over (seal)";
+    }
+    return os;
 }
 
 // ---------------------------------------------------------------- LwwRegister

@@ -13,6 +13,7 @@ using meridian::crdt::Error;
 using meridian::crdt::PnCounter;
 using meridian::crdt::ReplicaId;
 using meridian::test::PnCounterModel;
+using meridian::test::SealedCounterModel;
 
 constexpr ReplicaId us{1, 0};
 constexpr ReplicaId eu{2, 0};
@@ -145,4 +146,70 @@ TEST_CASE("pn counter: a join says whether it raised an entry") {
     CHECK(b.join(*from_a));
     CHECK_FALSE(b.join(*from_a));    // seen already
     CHECK_FALSE(b.join(b.reset()));  // a reset raises baselines, not entries
+}
+
+TEST_CASE("sealed pn counter: join is commutative, associative and idempotent") {
+    meridian::test::check_join_laws<SealedCounterModel>();
+}
+
+TEST_CASE("sealed pn counter: joining an add's, a reset's or a seal's delta gives the mutated state") {
+    meridian::test::check_delta_mutators<SealedCounterModel>();
+}
+
+TEST_CASE("sealed pn counter: replicas converge on the newest seal's base plus its owner's later adds") {
+    meridian::test::check_convergence<SealedCounterModel>();
+}
+
+TEST_CASE("sealed pn counter: the old owner's writes the new owner never saw do not count") {
+    // us owns the balance (floor 0), holds 100, and ships everything but its last withdrawal.
+    PnCounter old_home;
+    const PnCounter shipped = add(old_home, us, 100);
+    const PnCounter unshipped = add(old_home, us, -80);  // applied in its last lease, then cut off
+    REQUIRE(old_home.value() == 20);
+
+    // eu takes the home over with what it holds (100), seals, and withdraws 90.
+    PnCounter new_home;
+    new_home.join(shipped);
+    PnCounter delta = new_home.seal(eu, 1);
+    delta.join(add(new_home, eu, -90));
+    REQUIRE(new_home.value() == 10);
+    CHECK(new_home.sealed_epoch() == 1);
+
+    // Without the seal the two withdrawals would meet at -70. With it, the late one is void
+    // wherever it arrives, in either order.
+    new_home.join(unshipped);
+    CHECK(new_home.value() == 10);
+    old_home.join(delta);
+    CHECK(old_home.value() == 10);
+    CHECK(old_home == new_home);
+
+    // The old owner can no longer write it; the new owner can.
+    auto refused = old_home.add(us, 5);
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error() == Error::invalid_argument);
+    add(new_home, eu, 5);
+    CHECK(new_home.value() == 15);
+}
+
+TEST_CASE("sealed pn counter: a reset under a seal keeps the owner's adds it had not seen") {
+    PnCounter owner;
+    add(owner, us, 7);
+    const PnCounter sealed = owner.seal(eu, 2);
+    const PnCounter first = add(owner, eu, 3);
+    REQUIRE(owner.value() == 10);
+
+    PnCounter other;  // saw the seal and the first add, then resets
+    other.join(sealed);
+    other.join(first);
+    const PnCounter reset = other.reset();
+    CHECK(other.value() == 0);
+    CHECK_FALSE(other.has_contributions());
+    REQUIRE(other.seal_in_force()->generation == 2);
+
+    const PnCounter concurrent = add(owner, eu, 4);  // not seen by the reset
+    owner.join(reset);
+    other.join(concurrent);
+    CHECK(owner.value() == 4);
+    CHECK(other.value() == owner.value());
+    CHECK(owner.has_contributions());
 }

@@ -31,6 +31,7 @@ using meridian::test::HashModel;
 using meridian::test::OrSetModel;
 using meridian::test::pick;
 using meridian::test::PnCounterModel;
+using meridian::test::SealedCounterModel;
 
 constexpr ReplicaId us{1, 0};
 constexpr ReplicaId eu{2, 0};
@@ -60,6 +61,7 @@ void require_well_formed(const VersionVector& vv) {
 void require_well_formed(const PnCounter& c) {
     require_sorted_by_replica(c.entries());
     require_sorted_by_replica(c.baselines());
+    if (const auto* seal = c.seal_in_force()) RC_ASSERT(seal->epoch > 0 && seal->generation > 0);
 }
 void require_well_formed(const BoundedCounter& c) {
     require_sorted_by_replica(c.entries());
@@ -208,6 +210,43 @@ TEST_CASE("serialization: a pn counter survives a round trip, truncated or padde
     check_round_trips<PnCounterModel>();
 }
 
+TEST_CASE("serialization: a sealed counter survives a round trip as a key's value") {
+    // A bare counter (a hash field's) is never sealed: the seal follows the value's state.
+    check_property([] {
+        const auto sim = meridian::test::simulate<SealedCounterModel>();
+        require_round_trip(Value(pick(sim.states())));
+    });
+}
+
+TEST_CASE("serialization: a counter without a seal keeps the bytes it had before seals") {
+    PnCounter c;
+    REQUIRE(c.add(us, 5));
+    REQUIRE(c.add(eu, -2));
+    (void)c.reset();
+    REQUIRE(c.add(us, 1));
+    const std::vector<PnCounter::Entry> entries(c.entries().begin(), c.entries().end());
+    const std::vector<PnCounter::Entry> baselines(c.baselines().begin(), c.baselines().end());
+    REQUIRE(baselines.size() == 2);
+    CHECK(encode(Value(c)) == encode(std::int32_t{1}) + encode(entries) + encode(baselines));
+}
+
+TEST_CASE("serialization: a seal on a value that is not a counter is refused") {
+    PnCounter c;
+    REQUIRE(c.add(us, 5));
+    const std::string sealed = encode(Value(c.seal(eu, 3)));
+    const std::string tag = encode(std::int32_t{1 + kValueHasSeal});
+    REQUIRE(sealed.substr(0, tag.size()) == tag);
+    CHECK_FALSE(refused<Value>(sealed));
+    Register reg;
+    (void)reg.assign(us, Hlc::from_packed(7), std::string("x"));
+    CHECK(refused<Value>(encode(std::int32_t{0 + kValueHasSeal}) + encode(reg) +
+                         encode(*c.seal_in_force())));
+    // Epoch and generation 0 are never written.
+    PnCounter::Seal zero = *c.seal_in_force();
+    zero.epoch = 0;
+    CHECK(refused<Value>(tag + encode(PnCounter{}) + encode(zero)));
+}
+
 TEST_CASE("serialization: an or set survives a round trip, truncated or padded copies do not") {
     check_round_trips<OrSetModel>();
 }
@@ -242,6 +281,10 @@ TEST_CASE("serialization: corrupted registers decode to an error or a value that
 
 TEST_CASE("serialization: corrupted counters decode to an error or a value that re-encodes") {
     check_corrupted<PnCounterModel>();
+}
+
+TEST_CASE("serialization: corrupted sealed counters decode to an error or a value that re-encodes") {
+    check_corrupted<SealedCounterModel>();
 }
 
 TEST_CASE("serialization: corrupted sets decode to an error or a value that re-encodes") {

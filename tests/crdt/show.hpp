@@ -71,7 +71,12 @@ inline std::ostream& operator<<(std::ostream& os, const PnCounter& c) {
     sep = "";
     for (const auto& b : c.baselines())
         os << std::exchange(sep, " ") << b.replica << ":+" << b.increments << "-" << b.decrements;
-    return os << "]}";
+    os << "]";
+    if (const auto* s = c.seal_in_force())
+        os << ", seal{epoch " << s->epoch << " gen " << s->generation << " owner " << s->owner
+           << " base " << s->base << (s->existed ? " existed" : "") << " at +" << s->increments
+           << "-" << s->decrements << "}";
+    return os << "}";
 }
 
 template <class T>
