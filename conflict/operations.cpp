@@ -28,6 +28,13 @@ Refusal refusal_of(crdt::Error error) {
     return Refusal::not_supported;
 }
 
+// A home-routed counter with a floor, about to be written by the owner of its home at
+// `writer.home_epoch`: seals it if that epoch is newer than its seal, and returns the seal's delta.
+std::optional<crdt::PnCounter> seal_for(crdt::PnCounter& counter, const Writer& writer) {
+    if (writer.home_epoch == 0 || writer.home_epoch <= counter.sealed_epoch()) return std::nullopt;
+    return counter.seal(writer.replica, writer.home_epoch);
+}
+
 }  // namespace
 
 crdt::BoundedCounter::Floor floor_of(const Policy& policy, const Writer& writer) {
@@ -59,7 +66,14 @@ Expected<Written, Refusal> remove_observed(crdt::Value& state, const Writer& wri
     const std::int64_t existed = state.exists() ? 1 : 0;
     crdt::Value delta;
     if (auto* counter = state.as<crdt::PnCounter>()) {
-        delta = crdt::Value(counter->reset());
+        // Sealed first at a new epoch: the old owner's unshipped writes must not come back.
+        auto sealed = seal_for(*counter, writer);
+        crdt::PnCounter reset = counter->reset();
+        if (sealed) {
+            sealed->join(reset);
+            reset = std::move(*sealed);
+        }
+        delta = crdt::Value(std::move(reset));
     } else if (auto* set = state.as<crdt::StringSet>()) {
         delta = crdt::Value(set->clear());
     } else if (auto* hash = state.as<crdt::Hash>()) {
@@ -102,13 +116,24 @@ Expected<Written, Refusal> set_deadline(crdt::Value& state, const Writer& writer
 Expected<Written, Refusal> add_to_counter(crdt::Value& state, const Policy& policy,
                                           const Writer& writer, std::int64_t amount) {
     if (auto* counter = state.as<crdt::PnCounter>()) {
+        if (writer.home_epoch < counter->sealed_epoch()) return unexpected(Refusal::stale_epoch);
         if (policy.home_routed && policy.min && amount < 0) {
-            // Exact at the home region, which executes every write of the key.
+            // Exact at the home's owner, which executes every write of the key.
             const auto next = crdt::detail::Int128(counter->value()) + amount;
             if (next < *policy.min) return unexpected(Refusal::below_floor);
         }
+        const std::optional<crdt::PnCounter> unsealed =
+            writer.home_epoch > counter->sealed_epoch() ? std::optional(*counter) : std::nullopt;
+        auto sealed = seal_for(*counter, writer);
         auto delta = counter->add(writer.replica, amount);
-        if (!delta) return unexpected(refusal_of(delta.error()));
+        if (!delta) {
+            if (unsealed) *counter = *unsealed;  // a refused write changes nothing
+            return unexpected(refusal_of(delta.error()));
+        }
+        if (sealed) {
+            sealed->join(*delta);
+            *delta = std::move(*sealed);
+        }
         return Written{crdt::Value(std::move(*delta)), 0};
     }
     if (auto* bounded = state.as<crdt::BoundedCounter>()) {

@@ -24,6 +24,7 @@ enum class Refusal : std::uint8_t {
     insufficient_rights,  // a bounded counter replica holds too few rights (ask for a transfer)
     not_supported,        // e.g. DEL of a bounded counter
     not_an_integer,       // HINCRBY of a hash field whose value is not an integer
+    stale_epoch,          // a home-routed counter was sealed by a newer owner of its home
 };
 
 // Who writes, and when.
@@ -33,6 +34,10 @@ struct Writer {
     // The replica holding a bounded counter's initial rights when its floor
     // is below 0: the lowest region of the cluster, epoch 0 (see BoundedCounter).
     crdt::ReplicaId floor_holder;
+    // A home-routed counter with a floor: the fencing epoch of its home's owner, the region
+    // writing (node/home_owners.hpp); 0 elsewhere. The first write of a later epoch than the
+    // counter's seal seals it (crdt::PnCounter, "Seal"); a write of an earlier one is refused.
+    std::uint64_t home_epoch = 0;
 };
 
 struct Written {

@@ -127,6 +127,11 @@ std::string write_error(const WriteError& error, std::string_view key, const con
                                  std::string(key.substr(0, 128)) + "' to go below its floor of " +
                                  std::to_string(policy.min.value_or(0)));
             break;
+        case conflict::Refusal::stale_epoch:
+            resp::error(out, "TRYAGAIN a newer owner of the home of '" +
+                                 std::string(key.substr(0, 128)) +
+                                 "' has written it; this region no longer executes its writes");
+            break;
         case conflict::Refusal::not_an_integer:
             resp::error(out, "ERR hash value is not an integer");
             break;

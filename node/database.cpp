@@ -92,10 +92,14 @@ Expected<Database::Committed, WriteError> Database::write_now(std::span<KeyWrite
     auto record = transaction_ ? transaction_ : std::make_shared<replication::LogRecord>();
     for (std::size_t i = 0; i < writes.size(); ++i) {
         const KeyWrite& w = writes[i];
-        const crdt::ValueType type = policy(w.key).type;
+        const conflict::Policy& key_policy = policy(w.key);
+        const crdt::ValueType type = key_policy.type;
+        conflict::Writer key_writer = writer;
+        if (home_epoch_ && key_policy.home_routed && key_policy.min)
+            key_writer.home_epoch = home_epoch_(w.key, key_policy);
         auto written = keyspace_.modify(w.key, type, [&](crdt::Value& state) -> Expected<conflict::Written, conflict::Refusal> {
             if (state.type() != type) return unexpected(conflict::Refusal::wrong_type);
-            return w.mutate(state, writer);
+            return w.mutate(state, key_writer);
         });
         if (!written) {
             assert(i == 0 && "only the first mutation of a write may refuse");

@@ -98,6 +98,10 @@ public:
     // and appends it to the log. What the joins decided goes to the conflict tracker, if set.
     void apply(std::shared_ptr<const replication::LogRecord> record);
     void track_conflicts(ConflictTracker* conflicts) { conflicts_ = conflicts; }
+    // For a home-routed counter with a floor: the fencing epoch this region writes it in as the
+    // owner of its home, 0 if it does not own it (conflict::Writer::home_epoch).
+    using HomeEpoch = std::function<std::uint64_t(std::string_view key, const conflict::Policy&)>;
+    void set_home_epoch(HomeEpoch home_epoch) { home_epoch_ = std::move(home_epoch); }
 
     Keyspace& keyspace() { return keyspace_; }
     const Keyspace& keyspace() const { return keyspace_; }
@@ -121,6 +125,7 @@ private:
     std::function<std::uint64_t()> physical_ms_;
     std::function<std::uint64_t()> now_ms_;
     ConflictTracker* conflicts_ = nullptr;
+    HomeEpoch home_epoch_;
     std::uint64_t deltas_refused_ = 0;
     std::uint64_t keys_reclaimed_ = 0;
     std::optional<replication::RequestStamp> stamp_;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "conflict/home_router.hpp"
 #include "node/resp_reply.hpp"
 #include "storage/checked_file.hpp"
 
@@ -13,6 +14,13 @@ using resp::error_reply;
 using resp::simple_reply;
 
 namespace {
+
+conflict::FailoverVote refused_vote(std::uint64_t round, std::string reason) {
+    conflict::FailoverVote vote;
+    vote.round = round;
+    vote.reason = std::move(reason);
+    return vote;
+}
 
 constexpr std::string_view kMagic = "MRDNHOM1";
 constexpr int kMostAttempts = 3;  // proposals with a fresh epoch after a refusal for an old one
@@ -116,6 +124,14 @@ conflict::Serving HomeOwners::serving(crdt::RegionId home) const {
     return table_.serving(home, db_.log().version_vector(), clock_());
 }
 
+std::uint64_t HomeOwners::writing_epoch(std::string_view key,
+                                        const conflict::Policy& policy) const {
+    const auto home = conflict::home_of(policy, key, config_.directory);
+    if (!home) return 0;
+    const conflict::HomeEntry& owned = table_.entry(*home);
+    return owned.owner == self_ ? owned.epoch : 0;
+}
+
 std::optional<std::string> HomeOwners::refuse_write(crdt::RegionId home) {
     const conflict::Serving now = serving(home);
     if (now == conflict::Serving::yes) return std::nullopt;
@@ -210,14 +226,13 @@ void HomeOwners::on_message(crdt::RegionId from, std::string_view payload) {
     const std::uint64_t now = clock_();
     if (auto* proposal = std::get_if<conflict::FailoverProposal>(&*message)) {
         if (auto refusal = automatic_refusal(*proposal))
-            return send(from, conflict::FailoverVote{proposal->round, false, 0, 0, {}, *refusal});
+            return send(from, refused_vote(proposal->round, *refusal));
         const std::vector<conflict::HomeEntry> before = table_.entries();
         conflict::FailoverVote vote = table_.vote(*proposal, db_.log().version_vector(), now);
         for (const conflict::HomeEntry& e : table_.entries())
             if (std::find(before.begin(), before.end(), e) == before.end()) ++stats_.failovers;
         if (!persist() && vote.accepted)
-            vote =
-                conflict::FailoverVote{vote.round, false, 0, 0, {}, "cannot write its homes file"};
+            vote = refused_vote(vote.round, "cannot write its homes file");
         if (vote.accepted)
             spdlog::warn("voted for region {} to own {} home(s) at epoch {}, asked by region {}",
                          name(proposal->to), proposal->homes.size(), proposal->epoch, name(from));
@@ -354,8 +369,7 @@ void HomeOwners::ask() {
     ++r.asks;
     broadcast(p);
     conflict::FailoverVote own = table_.vote(p, db_.log().version_vector(), clock_());
-    if (!persist() && own.accepted)
-        own = conflict::FailoverVote{p.round, false, 0, 0, {}, "cannot write its homes file"};
+    if (!persist() && own.accepted) own = refused_vote(p.round, "cannot write its homes file");
     r.round->add(self_, own, clock_());
     wake_at(r.deadline_ms);
     drive();

@@ -58,6 +58,9 @@ public:
     // line, counted in fenced_writes), or nullopt.
     std::optional<std::string> refuse_write(crdt::RegionId home);
     void count_fenced() { ++stats_.fenced_writes; }
+    // The fencing epoch this region writes the home-routed `key` in, as the owner of its home;
+    // 0 when it does not own it (Database::set_home_epoch).
+    std::uint64_t writing_epoch(std::string_view key, const conflict::Policy& policy) const;
 
     // MERIDIAN FAILOVER from to: moves every home `from` owns to `to`.
     void failover(std::string_view from, std::string_view to, ReplySlot slot);

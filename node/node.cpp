@@ -180,6 +180,9 @@ Expected<void, std::string> Node::start() {
     if (!owners) return unexpected(owners.error());
     owners_ = std::move(*owners);
     owners_->start();
+    db_->set_home_epoch([this](std::string_view key, const conflict::Policy& policy) {
+        return owners_->writing_epoch(key, policy);
+    });
     home_ = std::make_unique<HomeRouter>(
         io_, config, *db_, *core_, *owners_,
         [this](ClientState& client, std::vector<std::string>& args, ReplySlot slot) {

@@ -43,6 +43,10 @@ std::ostream& operator<<(std::ostream& os, Refusal r) {
             return os << "insufficient_rights";
         case Refusal::not_supported:
             return os << "not_supported";
+        case Refusal::not_an_integer:
+            return os << "not_an_integer";
+        case Refusal::stale_epoch:
+            return os << "stale_epoch";
     }
     return os << "refusal?";
 }
@@ -245,6 +249,59 @@ TEST_CASE("a home-routed counter refuses a decrement exactly when it would end b
             RC_ASSERT(counter_value(state) == next);
         }
     });
+}
+
+TEST_CASE(
+    "a new owner's first write seals a home counter: the old owner's unshipped writes stop "
+    "counting") {
+    const Policy policy = home_counter(0);
+    Writer old_owner = writer_at(us, 1);
+    Value at_old = counter_at(policy, 100, old_owner);
+    Value at_new = at_old;  // everything the old owner shipped
+    // The old owner's last withdrawal, in its last lease: nobody else receives it.
+    auto late = add_to_counter(at_old, policy, writer_at(us, 2), -80);
+    REQUIRE(late.has_value());
+
+    // A failover gives the home to eu at epoch 1. A refused first write does not seal ...
+    Writer new_owner = writer_at(eu, 3);
+    new_owner.home_epoch = 1;
+    require_refused(at_new, Refusal::below_floor,
+                    [&](Value& s) { return add_to_counter(s, policy, new_owner, -101); });
+    CHECK(at_new.as<PnCounter>()->sealed_epoch() == 0);
+    // ... the first that executes does, and the floor holds once the late write arrives.
+    auto first = add_to_counter(at_new, policy, new_owner, -90);
+    REQUIRE(first.has_value());
+    CHECK(first->delta.as<PnCounter>()->sealed_epoch() == 1);
+    REQUIRE(at_new.join(late->delta).has_value());
+    REQUIRE(at_old.join(first->delta).has_value());
+    CHECK(counter_value(at_new) == 10);
+    CHECK(counter_value(at_old) == 10);
+
+    // The old owner, fenced, is refused if it still tries; the new owner goes on.
+    require_refused(at_old, Refusal::stale_epoch,
+                    [&](Value& s) { return add_to_counter(s, policy, writer_at(us, 4), 5); });
+    new_owner.time = Hlc::from_parts(5, 0);
+    REQUIRE(add_to_counter(at_new, policy, new_owner, -10).has_value());
+    CHECK(counter_value(at_new) == 0);
+}
+
+TEST_CASE("DEL by a new owner of a home counter seals it before resetting") {
+    const Policy policy = home_counter(0);
+    Value at_old = counter_at(policy, 50, writer_at(us, 1));
+    Value at_new = at_old;
+    auto late = add_to_counter(at_old, policy, writer_at(us, 2), -50);
+    REQUIRE(late.has_value());
+    Writer new_owner = writer_at(eu, 3);
+    new_owner.home_epoch = 2;
+    auto deleted = delete_value(at_new, new_owner);
+    REQUIRE(deleted.has_value());
+    CHECK(deleted->count == 1);
+    REQUIRE(at_new.join(late->delta).has_value());
+    CHECK(counter_value(at_new) == 0);  // not -50
+    CHECK_FALSE(at_new.exists());
+    REQUIRE(add_to_counter(at_new, policy, new_owner, 7).has_value());
+    REQUIRE(at_old.join(at_new).has_value());
+    CHECK(counter_value(at_old) == 7);
 }
 
 // ---- bounded counters ----------------------------------------------------------

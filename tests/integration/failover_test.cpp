@@ -3,6 +3,7 @@
 // that loses its lease; a failover without a majority; a damaged homes file.
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -222,6 +223,55 @@ TEST_CASE(
         },
         10000));
     CHECK(eventually([&] { return all_read(cluster, 39); }, 10000));
+}
+
+TEST_CASE(
+    "a withdrawal the cut-off home applied in its last lease and never shipped does not take the "
+    "balance below its floor once the new owner has written") {
+    // A longer lease, so that the cut-off home surely still serves right after the cut.
+    std::string long_lease = config;
+    long_lease.replace(long_lease.find("home_lease_ms = 1000"), 20, "home_lease_ms = 3000");
+    Cluster cluster(three_regions, long_lease);
+    start_connected(cluster);
+    RedisClient us = cluster.client("us-east", 10000);
+    REQUIRE(eventually([&] { return us.command({"INCRBY", key, "100"}).is_integer(); }, 5000));
+    REQUIRE(eventually([&] { return all_read(cluster, 100); }, 10000));
+
+    cluster.partition("us-east", "eu-west");
+    cluster.partition("us-east", "ap-south");
+    // Still within its lease, the home takes a withdrawal that no other region receives. A
+    // client that WAITs learns that no region holds it.
+    const Reply late = us.command({"DECRBY", key, "80"});
+    INFO(late.describe());
+    REQUIRE(late == Reply::integer(20));
+    CHECK(us.command({"WAIT", "1", "300"}) == Reply::integer(0));
+
+    RedisClient eu = cluster.client("eu-west", 15000);
+    const Reply moved = eu.command({"MERIDIAN", "FAILOVER", "us-east", "eu-west"});
+    INFO(moved.describe());
+    REQUIRE(moved.is_string());
+    // The new owner started from 100 and may take 90 of it.
+    CHECK(eu.command({"DECRBY", key, "90"}) == Reply::integer(10));
+    CHECK(
+        eu.command({"DECRBY", key, "11"}).error_message().starts_with("ERR insufficient balance"));
+
+    // Healed, the old home's withdrawal reaches everyone (its log kept it) but no longer counts:
+    // the new owner's first write sealed the balance. Without the seal every region would read
+    // 100 - 80 - 90 = -70.
+    cluster.heal("us-east", "eu-west");
+    cluster.heal("us-east", "ap-south");
+    CHECK(
+        eventually([&] { return homes(cluster, "us-east")["us-east"].owner == "eu-west"; }, 5000));
+    CHECK(eventually([&] { return all_read(cluster, 10); }, 10000));
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // anything still in flight
+    for (const auto& region : three_regions) {
+        INFO(region);
+        CHECK(balance_at(cluster, region) == 10);
+    }
+    // The old home, fenced, forwards; the new owner keeps the floor.
+    CHECK(us.command({"DECRBY", key, "10"}) == Reply::integer(0));
+    CHECK(us.command({"DECRBY", key, "1"}).error_message().starts_with("ERR insufficient balance"));
+    CHECK(eventually([&] { return all_read(cluster, 0); }, 10000));
 }
 
 TEST_CASE(
