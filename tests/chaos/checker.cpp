@@ -79,16 +79,36 @@ struct KeyOps {
     std::vector<const Op*> ops;
 };
 
+// The home a key's {tag} names, or "".
+std::string home_of(const std::string& key) {
+    const auto open = key.find('{');
+    const auto close = open == std::string::npos ? open : key.find('}', open + 1);
+    return close == std::string::npos ? std::string() : key.substr(open + 1, close - open - 1);
+}
+
+// Whether a failover may have undone `op` (CheckOptions::failovers).
+bool undone_by_failover(const Op& op, const CheckOptions& options) {
+    if (op.outcome != Outcome::ok || options.failovers.empty()) return false;
+    const std::string home = home_of(op.key);
+    for (const auto& f : options.failovers)
+        if (f.home == home && op.region == home && op.completed_ms >= f.from_ms &&
+            op.completed_ms <= f.to_ms)
+            return true;
+    return false;
+}
+
 void check_number(const std::string& key, const KeyPolicy& policy,
                   const std::vector<const Op*>& ops, const FinalState& final_state,
-                  Report& report) {
+                  const CheckOptions& options, Report& report) {
     // Sums in 128 bits: a long run of large increments must not wrap the bound itself.
     __extension__ using Wide = __int128;
     Wide acked = 0, unknown_up = 0, unknown_down = 0;
     for (const Op* op : ops) {
         if (op->kind == OpKind::add || op->kind == OpKind::field_add) {
-            if (op->outcome == Outcome::ok) acked += op->amount;
-            if (op->outcome == Outcome::unknown)
+            const bool undone = undone_by_failover(*op, options);
+            report.result().undone_by_failover += undone ? 1 : 0;
+            if (op->outcome == Outcome::ok && !undone) acked += op->amount;
+            if (op->outcome == Outcome::unknown || undone)
                 (op->amount > 0 ? unknown_up : unknown_down) += op->amount;
         }
         // A read, or the value a write answered with.
@@ -263,7 +283,7 @@ CheckResult check(const std::vector<const History*>& histories, const FinalState
         switch (policy.type) {
             case KeyPolicy::Type::counter:
             case KeyPolicy::Type::bounded_counter:
-                check_number(key, policy, entry.ops, final_state, report);
+                check_number(key, policy, entry.ops, final_state, options, report);
                 break;
             case KeyPolicy::Type::set:
                 check_set(key, entry.ops, final_state, report);

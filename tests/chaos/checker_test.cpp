@@ -88,6 +88,38 @@ TEST_CASE("a counter missing an acknowledged increment is a violation") {
     CHECK(mentions(r, "acknowledged changes were lost"));
 }
 
+TEST_CASE(
+    "a home's own acknowledged write in the lease before its failover may be undone, no other") {
+    // us-east takes 100 and then a withdrawal of 30, acknowledged but never shipped; it is killed
+    // and failed over. eu-west's withdrawal was applied at us-east and held by eu-west.
+    History h = {op(OpKind::add, "acct:{us-east}:0", Outcome::ok, 100)};
+    Op forwarded = op(OpKind::add, "acct:{us-east}:0", Outcome::ok, -10);
+    forwarded.region = "eu-west";
+    h.push_back(forwarded);
+    h.push_back(op(OpKind::add, "acct:{us-east}:0", Outcome::ok, -30));
+    meridian::chaos::CheckOptions options;
+    options.failovers = {{"us-east", clock_ms - 160, clock_ms + 200}};  // the last two writes
+    FinalState f;
+    f.keys = {"acct:{us-east}:0"};
+    f.numbers["acct:{us-east}:0"] = 90;  // the withdrawal of 30 undone
+    CheckResult r = check({&h}, f, &WorkloadKeys::policy_of, options);
+    INFO(all(r));
+    CHECK(r.violation_count == 0);
+    CHECK(r.undone_by_failover == 1);
+    f.numbers["acct:{us-east}:0"] = 60;  // or kept
+    CHECK(check({&h}, f, &WorkloadKeys::policy_of, options).violation_count == 0);
+
+    // Losing the forwarded one too, or a write outside the window, or at another home, is still
+    // a violation.
+    f.numbers["acct:{us-east}:0"] = 100;
+    CHECK(check({&h}, f, &WorkloadKeys::policy_of, options).violation_count == 1);
+    f.numbers["acct:{us-east}:0"] = 90;
+    options.failovers = {{"us-east", clock_ms + 100, clock_ms + 5000}};
+    CHECK(check({&h}, f, &WorkloadKeys::policy_of, options).violation_count == 1);
+    options.failovers = {{"eu-west", clock_ms - 160, clock_ms + 200}};
+    CHECK(check({&h}, f, &WorkloadKeys::policy_of, options).violation_count == 1);
+}
+
 TEST_CASE("unknown changes widen a counter's bounds only in their own direction") {
     History h = {op(OpKind::add, "cnt:1", Outcome::ok, 10),
                  op(OpKind::add, "cnt:1", Outcome::unknown, 3),

@@ -101,7 +101,7 @@ void Nemesis::run_until(Clock::time_point deadline) {
         {"reset", &Nemesis::reset, 1},        {"refuse", &Nemesis::refuse, 1},
         {"swizzle", &Nemesis::swizzle, 1},    {"kill", &Nemesis::kill_restart, 2},
         {"pause", &Nemesis::pause_resume, 2}, {"kill-after-ack", &Nemesis::kill_after_ack, 2},
-        {"failover", &Nemesis::failover, 2},
+        {"failover", &Nemesis::failover, 2},  {"isolate-failover", &Nemesis::isolate_failover, 2},
     };
     int total = 0;
     for (const Entry& e : faults) total += e.weight;
@@ -233,25 +233,88 @@ void Nemesis::kill_restart() {
     restart(region);
 }
 
-void Nemesis::failover() {
-    const std::string region = any_region();
+std::optional<std::string> Nemesis::fail_over(const std::string& region, std::uint64_t from_ms,
+                                              std::uint64_t to_ms) {
     std::vector<std::string> live;
     for (const std::string& r : regions_)
         if (r != region && cluster_.running(r) && !paused_.contains(r)) live.push_back(r);
-    if (live.empty() || !cluster_.running(region)) return;
+    if (live.empty()) return std::nullopt;
     const std::string to =
         live[static_cast<std::size_t>(between(0, static_cast<int>(live.size()) - 1))];
     const std::string at =
         live[static_cast<std::size_t>(between(0, static_cast<int>(live.size()) - 1))];
-    log("kill -9 " + region + ", MERIDIAN FAILOVER " + region + " " + to + " at " + at);
-    cluster_.kill9(region);
-    down_.insert(region);
+    log("  MERIDIAN FAILOVER " + region + " " + to + " at " + at);
     // Refused (no majority, or the region owned no home any more) is a fine outcome too.
     test::RedisClient client = cluster_.client(at, 15000);
     const test::Reply reply = client.command({"MERIDIAN", "FAILOVER", region, to});
     log("  " + reply.describe());
+    if (reply.is_error()) return std::nullopt;
+    failovers_.push_back({region, from_ms, to_ms});  // committed, or maybe (no answer)
+    if (!reply.is_string()) return std::nullopt;
+    return to;
+}
+
+std::int64_t Nemesis::drain(const std::string& region, const std::string& key) {
+    Recorder writer("nemesis", region, cluster_.client_port(region), options_.client_timeout_ms);
+    std::int64_t took = 0;
+    // A new owner serves once it holds the old owner's writes: -TRYAGAIN until then.
+    for (int attempt = 0; attempt < 20 && took == 0; ++attempt) {
+        const auto balance = writer.read_number(key);
+        if (!balance || *balance <= 0) break;
+        const auto outcome = writer.add(key, -*balance);
+        if (outcome == Outcome::ok) took = *balance;
+        if (outcome != Outcome::failed) break;
+        sleep_ms(100);
+    }
+    for (Op& op : writer.history()) recorder_history_.push_back(std::move(op));
+    return took;
+}
+
+void Nemesis::failover() {
+    const std::string region = any_region();
+    if (!cluster_.running(region)) return;
+    log("kill -9 " + region + ", then fail it over");
+    const std::uint64_t killed_ms = wall_ms();
+    cluster_.kill9(region);
+    down_.insert(region);
+    fail_over(region, killed_ms - static_cast<std::uint64_t>(options_.home_lease_ms), killed_ms);
     sleep_ms(between(200, 2000));
     restart(region);
+}
+
+// The floor's window: a home cut off from every region still executes its writes until its
+// lease runs out, and ships them only once healed; the new owner's seal must undo them.
+void Nemesis::isolate_failover() {
+    const std::string region = any_region();
+    if (!cluster_.running(region) || paused_.contains(region)) return;
+    const std::uint64_t cut_ms = wall_ms();
+    for (const Link& link : links_of(region)) block(link, "both");
+    // Within its lease the cut-off home still executes: take a whole balance there, which no
+    // other region will see before the heal.
+    const std::string key = "acct:{" + region + "}:" + std::to_string(between(0, 1));
+    const bool home_keys = std::find(keys_.home.begin(), keys_.home.end(), key) != keys_.home.end();
+    const std::int64_t late = home_keys ? drain(region, key) : 0;
+    log("isolate " + region +
+        (late ? ", withdraw " + std::to_string(late) + " from " + key + " there" : "") +
+        ", then fail it over");
+    sleep_ms(between(0, 300));
+    const auto lease = static_cast<std::uint64_t>(options_.home_lease_ms);
+    const auto to = fail_over(region, cut_ms - lease, cut_ms + lease + 100);
+    // The new owner never saw that withdrawal: it may take the same balance again. Merged
+    // without the seal, the two would leave the balance below its floor.
+    if (late > 0 && to)
+        log("  withdraw " + std::to_string(drain(*to, key)) + " from " + key + " at " + *to);
+    sleep_ms(between(300, 2000));
+    for (const Link& link : links_of(region)) block(link, "off");
+    log("  " + region + " healed");
+    if (late == 0) return;
+    // Watch the two withdrawals meet: the checker flags any read below the floor.
+    Recorder watcher("nemesis", region, cluster_.client_port(region), options_.client_timeout_ms);
+    for (int i = 0; i < 10; ++i) {
+        (void)watcher.read_number(key);
+        sleep_ms(100);
+    }
+    for (Op& op : watcher.history()) recorder_history_.push_back(std::move(op));
 }
 
 void Nemesis::pause_resume() {

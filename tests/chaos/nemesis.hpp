@@ -13,11 +13,13 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "checker.hpp"
 #include "recorder.hpp"
 #include "workload.hpp"
 
@@ -27,6 +29,7 @@ struct NemesisOptions {
     std::uint64_t seed = 0;
     int peer_timeout_ms = 1000;  // pauses last longer than this
     int client_timeout_ms = 1500;
+    int home_lease_ms = 1000;  // how long a cut-off home may still execute its writes
     bool verbose = true;  // one line per fault on stdout
 };
 
@@ -43,6 +46,8 @@ public:
     const std::map<std::string, int>& injected() const { return injected_; }
     // Nodes that died on their own or would not restart, and the like.
     const std::vector<std::string>& violations() const { return violations_; }
+    // The failovers it ran that may have committed (for CheckOptions::failovers).
+    const std::vector<CheckOptions::Failover>& failovers() const { return failovers_; }
     // The writes the nemesis made itself (kill-after-ack).
     History& history() { return recorder_history_; }
     void log(const std::string& line) const;
@@ -61,6 +66,15 @@ private:
     void pause_resume();
     void kill_after_ack();
     void failover();
+    void isolate_failover();
+    // MERIDIAN FAILOVER region -> one of the live regions, run at another live one (or the same);
+    // a reply that is no error means it may have committed: writes `region` acknowledged itself
+    // between from_ms and to_ms may be undone (CheckOptions::failovers).
+    // Returns the new owner when the reply said it committed.
+    std::optional<std::string> fail_over(const std::string& region, std::uint64_t from_ms,
+                                         std::uint64_t to_ms);
+    // Withdraws the whole balance of `key` as `region` sees it (recorded); what it took.
+    std::int64_t drain(const std::string& region, const std::string& key);
 
     bool proxy(const Link& link, const std::string& command);
     void block(const Link& link, const std::string& mode);
@@ -82,6 +96,7 @@ private:
     std::set<std::string> paused_;  // SIGSTOPped by the nemesis
     std::map<std::string, int> injected_;
     std::vector<std::string> violations_;
+    std::vector<CheckOptions::Failover> failovers_;
     History recorder_history_;
     std::uint64_t nemesis_writes_ = 0;
     std::chrono::steady_clock::time_point started_;
