@@ -85,6 +85,10 @@ std::vector<crdt::Value> sample_values() {
     values.emplace_back(c1);
     values.emplace_back(counter);
     values.emplace_back(counter.reset());
+    crdt::PnCounter sealed = counter.seal(eu, 2);  // a new owner of the counter's home
+    sealed.join(*counter.add(eu, 3));
+    values.emplace_back(sealed);
+    values.emplace_back(counter);
 
     crdt::StringSet set;
     crdt::StringSet a = set.add(us, "alice");
