@@ -31,7 +31,7 @@ Refusal refusal_of(crdt::Error error) {
 // A home-routed counter with a floor, about to be written by the owner of its home at
 // `writer.home_epoch`: seals it if that epoch is newer than its seal, and returns the seal's delta.
 std::optional<crdt::PnCounter> seal_for(crdt::PnCounter& counter, const Writer& writer) {
-    if (writer.home_epoch == 0 || writer.home_epoch <= counter.sealed_epoch()) return std::nullopt;
+    if (!counter.needs_seal(writer.replica, writer.home_epoch)) return std::nullopt;
     return counter.seal(writer.replica, writer.home_epoch);
 }
 
@@ -123,7 +123,8 @@ Expected<Written, Refusal> add_to_counter(crdt::Value& state, const Policy& poli
             if (next < *policy.min) return unexpected(Refusal::below_floor);
         }
         const std::optional<crdt::PnCounter> unsealed =
-            writer.home_epoch > counter->sealed_epoch() ? std::optional(*counter) : std::nullopt;
+            counter->needs_seal(writer.replica, writer.home_epoch) ? std::optional(*counter)
+                                                                   : std::nullopt;
         auto sealed = seal_for(*counter, writer);
         auto delta = counter->add(writer.replica, amount);
         if (!delta) {

@@ -99,12 +99,19 @@ PnCounter PnCounter::reset() {
     return delta;
 }
 
-PnCounter PnCounter::seal(ReplicaId owner, std::uint64_t epoch) {
+bool PnCounter::needs_seal(ReplicaId writer, std::uint64_t epoch) const {
     const Seal* sealed = seal_in_force();
-    assert(epoch > (sealed ? sealed->epoch : 0));
+    if (!sealed) return epoch > 0;
+    return epoch > sealed->epoch || (epoch == sealed->epoch && writer != sealed->owner);
+}
+
+PnCounter PnCounter::seal(ReplicaId owner, std::uint64_t epoch) {
+    assert(needs_seal(owner, epoch));
+    const Seal* sealed = seal_in_force();
+    const std::uint64_t generation = sealed && sealed->epoch == epoch ? sealed->generation + 1 : 1;
     const Entry* mine = detail::find_entry(entries_, owner);
     const Seal next{epoch,
-                    1,
+                    generation,
                     owner,
                     value(),
                     has_contributions(),
@@ -117,24 +124,32 @@ PnCounter PnCounter::seal(ReplicaId owner, std::uint64_t epoch) {
     return delta;
 }
 
-bool PnCounter::join(const PnCounter& other) {
-    bool raises =
-        std::any_of(other.entries_.begin(), other.entries_.end(), [&](const Entry& e) {
-            const Entry* mine = detail::find_entry(entries_, e.replica);
-            return !mine || e.increments > mine->increments || e.decrements > mine->decrements;
-        });
+bool PnCounter::join(const PnCounter& other, bool* sealed_out) {
+    // The replicas whose entries `other` raises (one or two: a delta carries one replica's entry,
+    // except a reset's).
+    SmallVector<ReplicaId> raised;
+    const bool sealed_before = seal_in_force() != nullptr;
+    for (const Entry& e : other.entries_) {
+        const Entry* mine = detail::find_entry(entries_, e.replica);
+        if (!mine || e.increments > mine->increments || e.decrements > mine->decrements)
+            raised.push_back(e.replica);
+    }
     detail::join_entries(entries_, other.entries_, merge_max);
-    const Tail* theirs = other.tail_.get();
-    if (!theirs) return raises;
-    if (!theirs->baselines.empty())
-        detail::join_entries(tail_.emplace().baselines, theirs->baselines, merge_max);
-    if (const Seal* their_seal = theirs->seal.get()) {
-        const Seal* mine = seal_in_force();
-        if (!mine || *mine < *their_seal) {
-            set_seal(*their_seal);
-            raises = true;
+    bool raises = !raised.empty();
+    if (const Tail* theirs = other.tail_.get()) {
+        if (!theirs->baselines.empty())
+            detail::join_entries(tail_.emplace().baselines, theirs->baselines, merge_max);
+        if (const Seal* their_seal = theirs->seal.get()) {
+            const Seal* mine = seal_in_force();
+            if (!mine || *mine < *their_seal) {
+                set_seal(*their_seal);
+                raises = true;
+            }
         }
     }
+    if (const Seal* sealed = seal_in_force(); sealed && sealed_before && sealed_out)
+        for (ReplicaId r : raised)
+            if (r != sealed->owner) *sealed_out = true;
     return raises;
 }
 

@@ -46,7 +46,8 @@ public:
 
     struct Seal {
         std::uint64_t epoch = 0;       // the home's fencing epoch the owner writes in (> 0)
-        std::uint64_t generation = 0;  // 1 when sealed, + 1 per reset under the seal
+        std::uint64_t generation =
+            0;  // 1 when sealed; + 1 per reset, or per new replica id of the owner
         ReplicaId owner;
         std::int64_t base = 0;         // the value the sealing replica saw
         bool existed = false;          // whether the counter existed for it
@@ -68,17 +69,24 @@ public:
     // Observed reset (DEL): the value becomes 0 here; see the file comment.
     PnCounter reset();
 
-    // Seals the counter for `owner` at home epoch `epoch`, which must be above sealed_epoch():
-    // the value stays what it is here, and from now on only `owner`'s adds change it (see the
-    // file comment). Returns the delta: the seal and the owner's entry.
+    // Seals the counter for `owner` at home epoch `epoch`: the value stays what it is here, and
+    // from now on only `owner`'s adds change it (see the file comment). `epoch` must be above
+    // sealed_epoch(), or equal to it for another owner: the same region under a new replica id
+    // after an unclean restart (a new generation). Returns the delta: the seal and the owner's
+    // entry.
     PnCounter seal(ReplicaId owner, std::uint64_t epoch);
+    // Whether `writer`, owning the counter's home at `epoch`, must seal before it writes.
+    bool needs_seal(ReplicaId writer, std::uint64_t epoch) const;
     // The epoch of the seal in force; 0 when the counter was never sealed.
     std::uint64_t sealed_epoch() const;
     const Seal* seal_in_force() const { return tail_.get() ? tail_.get()->seal.get() : nullptr; }
 
     // Joins `other` in. Returns whether it raised an entry (of any replica): whether it held
-    // increments or decrements this counter had not seen.
-    bool join(const PnCounter& other);
+    // increments or decrements this counter had not seen. `sealed_out`, if given, is set when
+    // the counter was sealed already and one of those entries is of another replica than the
+    // seal's owner: writes that do not count (an old owner's that the sealing owner had not
+    // seen, undone by its seal; at another region, possibly ones the seal's base holds).
+    bool join(const PnCounter& other, bool* sealed_out = nullptr);
 
     // The sum of every increment minus every decrement since the last
     // observed reset. Concurrent increments from several replicas could in

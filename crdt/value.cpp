@@ -42,7 +42,9 @@ Expected<JoinReport, Error> Value::join(const Value& other) {
             report.overwritten = mine.join(theirs);
         }
         void operator()(PnCounter& mine, const PnCounter& theirs) {
-            report.counter_merged = mine.join(theirs) && mine.entries().size() > 1;
+            bool sealed_out = false;
+            report.counter_merged = mine.join(theirs, &sealed_out) && mine.entries().size() > 1;
+            if (sealed_out) report.counter_sealed_out_by = mine.seal_in_force()->owner;
         }
         void operator()(Boxed<StringSet>& mine, const Boxed<StringSet>& theirs) {
             report.adds_kept = mine->join(*theirs);

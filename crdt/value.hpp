@@ -52,6 +52,10 @@ struct JoinReport {
     std::size_t adds_kept = 0;
     // counter: the join raised an entry of a counter that more than one replica wrote.
     bool counter_merged = false;
+    // counter: the owner of the seal in force, when the join brought writes of another replica
+    // that the seal does not count (crdt/pn_counter.hpp). At that owner they are writes an old
+    // owner of the key's home made in its last lease, which the seal undid.
+    std::optional<ReplicaId> counter_sealed_out_by;
 };
 
 class Value {

@@ -128,9 +128,9 @@ std::string write_error(const WriteError& error, std::string_view key, const con
                                  std::to_string(policy.min.value_or(0)));
             break;
         case conflict::Refusal::stale_epoch:
-            resp::error(out, "TRYAGAIN a newer owner of the home of '" +
-                                 std::string(key.substr(0, 128)) +
-                                 "' has written it; this region no longer executes its writes");
+            resp::error(out, "TRYAGAIN '" + std::string(key.substr(0, 128)) +
+                                 "' was sealed by the owner of its home at a later failover epoch; "
+                                 "only that owner writes it");
             break;
         case conflict::Refusal::not_an_integer:
             resp::error(out, "ERR hash value is not an integer");

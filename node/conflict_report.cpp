@@ -172,6 +172,7 @@ std::string conflicts_json(std::span<const ConflictEntry* const> entries,
     out << "{\"region\":\"" << json_escape(region)
         << "\",\"counts\":{\"lww_overwritten\":" << c.lww_overwritten
         << ",\"set_adds_kept\":" << c.set_adds_kept << ",\"counter_merges\":" << c.counter_merges
+        << ",\"counter_writes_undone\":" << c.counter_writes_undone
         << "},\"kept\":" << tracker.log().entries().size()
         << ",\"capacity\":" << tracker.log().options().capacity << ",\"problem\":\""
         << json_escape(tracker.log().problem()) << "\",\"entries\":[";

@@ -9,6 +9,8 @@ namespace meridian::node {
 void ConflictTracker::observe(std::string_view key, crdt::JoinReport& report, crdt::Hlc now) {
     counts_.set_adds_kept += report.adds_kept;
     if (report.counter_merged) ++counts_.counter_merges;
+    if (report.counter_sealed_out_by && report.counter_sealed_out_by->region == self_)
+        ++counts_.counter_writes_undone;
     auto& lost = report.overwritten;
     if (!lost || lost->loser.writer.region != self_) return;
     ++counts_.lww_overwritten;

@@ -23,6 +23,9 @@ struct ConflictCounts {
     std::uint64_t lww_overwritten = 0;  // this region's LWW writes lost to concurrent writes
     std::uint64_t set_adds_kept = 0;    // members a remove left, for adds it had not observed
     std::uint64_t counter_merges = 0;   // remote deltas merged into multi-writer counters
+    // Remote counter deltas of an old owner of a home that this region, as the new owner, had
+    // sealed the counter without (writes made in the old owner's last lease, undone by the seal).
+    std::uint64_t counter_writes_undone = 0;
 };
 
 class ConflictTracker {

@@ -210,6 +210,7 @@ std::string Node::info(std::string_view section) {
             << "lww_overwritten:" << c.lww_overwritten << "\r\n"
             << "set_adds_kept:" << c.set_adds_kept << "\r\n"
             << "counter_merges:" << c.counter_merges << "\r\n"
+            << "counter_writes_undone:" << c.counter_writes_undone << "\r\n"
             << "bounded_decrements_refused:" << b.decrements_refused << "\r\n"
             << "bounded_rights_transfers:" << b.transfers_granted << "\r\n"
             << "home_writes_forwarded:" << h.forwarded << "\r\n"
@@ -305,6 +306,9 @@ std::string Node::metrics_text() {
         t.counter("meridian_conflicts_total", help,
                   {{"region", region}, {"policy", "counter"}, {"outcome", "merged"}},
                   c.counter_merges);
+        t.counter("meridian_conflicts_total", help,
+                  {{"region", region}, {"policy", "counter"}, {"outcome", "undone_by_seal"}},
+                  c.counter_writes_undone);
         t.gauge("meridian_conflict_log_entries", "LWW losses kept in the conflict feed",
                 {{"region", region}}, conflicts_->log().entries().size());
         t.counter("meridian_conflict_log_write_errors_total",
@@ -417,6 +421,7 @@ std::string Node::status_json() {
     const ConflictCounts& c = conflicts_->counts();
     out << ",\"conflicts\":{\"lww_overwritten\":" << c.lww_overwritten
         << ",\"set_adds_kept\":" << c.set_adds_kept << ",\"counter_merges\":" << c.counter_merges
+        << ",\"counter_writes_undone\":" << c.counter_writes_undone
         << ",\"bounded_decrements_refused\":" << b.decrements_refused
         << ",\"bounded_rights_transfers\":" << b.transfers_granted
         << ",\"home_writes_forwarded\":" << h.forwarded

@@ -285,6 +285,27 @@ TEST_CASE(
     CHECK(counter_value(at_new) == 0);
 }
 
+TEST_CASE("the owner of a home back under a new replica id seals its counters again") {
+    // After an unclean restart under fsync = everysec a region writes as a new replica.
+    const Policy policy = home_counter(0);
+    Writer owner = writer_at(eu, 1);
+    owner.home_epoch = 1;
+    Value state = counter_at(policy, 10, owner);
+    Writer reborn = writer_at(ReplicaId{2, 1}, 2);
+    reborn.home_epoch = 1;
+    auto written = add_to_counter(state, policy, reborn, -4);
+    REQUIRE(written.has_value());
+    CHECK(counter_value(state) == 6);
+    const auto* seal = state.as<PnCounter>()->seal_in_force();
+    REQUIRE(seal);
+    CHECK(seal->epoch == 1);
+    CHECK(seal->generation == 2);
+    CHECK(seal->owner == ReplicaId{2, 1});
+    // A writer of an earlier epoch, or of none (the policy changed), is refused.
+    require_refused(state, Refusal::stale_epoch,
+                    [&](Value& s) { return add_to_counter(s, policy, writer_at(us, 3), 1); });
+}
+
 TEST_CASE("DEL by a new owner of a home counter seals it before resetting") {
     const Policy policy = home_counter(0);
     Value at_old = counter_at(policy, 50, writer_at(us, 1));

@@ -109,9 +109,14 @@ struct Arbitrary<SealedCounterModel> {
         using Kind = SealedCounterModel::Kind;
         return rc::gen::weightedOneOf<SealedCounterModel::Op>({
             {8, rc::gen::map(counter_amount(),
-                             [](std::int64_t a) { return SealedCounterModel::Op{Kind::add, a}; })},
+                             [](std::int64_t a) {
+                                 return SealedCounterModel::Op{Kind::add, a};
+                             })},
             {1, rc::gen::just(SealedCounterModel::Op{Kind::reset, 0})},
-            {2, rc::gen::just(SealedCounterModel::Op{Kind::take_over, 0})},
+            {2, rc::gen::map(rc::gen::inRange<std::int64_t>(0, 2),
+                             [](std::int64_t a) {
+                                 return SealedCounterModel::Op{Kind::take_over, a};
+                             })},
         });
     }
 };

@@ -181,7 +181,9 @@ struct SealedCounterModel {
             return static_cast<std::size_t>(std::find(ids.begin(), ids.end(), id) - ids.begin());
         };
         if (op.kind == Kind::take_over) {
-            const std::uint64_t epoch = (sealed ? sealed->epoch : 0) + 1;
+            // A new epoch, or the same one under a new replica id of its owner's region.
+            const bool same_epoch = sealed && sealed->owner != r.id && op.amount % 2 == 0;
+            const std::uint64_t epoch = (sealed ? sealed->epoch : 0) + (same_epoch ? 0 : 1);
             const auto before = expected(view, ids).first;
             delta.state = r.view.state.seal(r.id, epoch);
             const Seal& made = *r.view.state.seal_in_force();

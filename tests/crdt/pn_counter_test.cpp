@@ -183,6 +183,20 @@ TEST_CASE("sealed pn counter: the old owner's writes the new owner never saw do 
     CHECK(old_home.value() == 10);
     CHECK(old_home == new_home);
 
+    // The late withdrawal is reported as undone when it reaches the sealed counter; the seal
+    // reaching the old owner's state is not (that state was not sealed before).
+    PnCounter again;
+    again.join(shipped);
+    (void)again.join(delta);
+    bool sealed_out = false;
+    again.join(unshipped, &sealed_out);
+    CHECK(sealed_out);
+    sealed_out = false;
+    PnCounter before_seal = shipped;
+    before_seal.join(unshipped);
+    before_seal.join(delta, &sealed_out);
+    CHECK_FALSE(sealed_out);
+
     // The old owner can no longer write it; the new owner can.
     auto refused = old_home.add(us, 5);
     REQUIRE_FALSE(refused.has_value());

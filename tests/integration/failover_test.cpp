@@ -268,6 +268,11 @@ TEST_CASE(
         INFO(region);
         CHECK(balance_at(cluster, region) == 10);
     }
+    // The new owner counts the write its seal undid; the others do not.
+    CHECK(info_number(eu, "counter_writes_undone") == 1);
+    CHECK(info_number(us, "counter_writes_undone") == 0);
+    RedisClient ap = cluster.client("ap-south");
+    CHECK(info_number(ap, "counter_writes_undone") == 0);
     // The old home, fenced, forwards; the new owner keeps the floor.
     CHECK(us.command({"DECRBY", key, "10"}) == Reply::integer(0));
     CHECK(us.command({"DECRBY", key, "1"}).error_message().starts_with("ERR insufficient balance"));
