@@ -16,18 +16,19 @@
 // its own writes against. So the new owner seals the counter with its first write: from then on
 // the value is what the new owner saw when it sealed (`base`) plus what it adds to its own entry
 // after that. Every other replica's entry stops counting, whatever arrives later. The seal of
-// the highest (epoch, generation) wins; a reset under a seal is a new generation with base 0.
-// An epoch has one owner, so two seals never compete in practice; their total order still
-// makes any join converge.
+// the highest (epoch, generation) wins; a reset under a seal is a new generation with base 0,
+// and so is the owner's region writing again under a new replica id (after an unclean
+// restart). An epoch has one owner, so two seals never compete in practice; their total order
+// still makes any join converge.
 #pragma once
 
 #include <cstdint>
 #include <span>
 #include <vector>
 
+#include "crdt/box.hpp"
 #include "crdt/error.hpp"
 #include "crdt/expected.hpp"
-#include "crdt/box.hpp"
 #include "crdt/heap_bytes.hpp"
 #include "crdt/ids.hpp"
 #include "crdt/small_vector.hpp"
@@ -45,9 +46,9 @@ public:
     };
 
     struct Seal {
-        std::uint64_t epoch = 0;       // the home's fencing epoch the owner writes in (> 0)
-        std::uint64_t generation =
-            0;  // 1 when sealed; + 1 per reset, or per new replica id of the owner
+        std::uint64_t epoch = 0;  // the home's fencing epoch the owner writes in (> 0)
+        // 1 when sealed; + 1 per reset, and per new replica id of the owner's region.
+        std::uint64_t generation = 0;
         ReplicaId owner;
         std::int64_t base = 0;         // the value the sealing replica saw
         bool existed = false;          // whether the counter existed for it

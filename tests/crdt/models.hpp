@@ -122,17 +122,12 @@ struct SealedCounterModel {
         Kind kind = Kind::add;
         std::int64_t amount = 0;
     };
-    struct Add {
-        std::size_t origin = 0;
-        std::int64_t amount = 0;
-    };
-    struct Knowledge {
-        std::map<std::uint64_t, Add> observed;            // acknowledged adds, by tag
-        std::set<std::uint64_t> removed;                  // unsealed: adds some reset observed
-        std::map<Seal, std::set<std::uint64_t>> seals;    // each seal and the adds it observed
+    using Add = PnCounterModel::Add;
+    // PnCounterModel's (`removed` counts only while unsealed), and the seals.
+    struct Knowledge : PnCounterModel::Knowledge {
+        std::map<Seal, std::set<std::uint64_t>> seals;  // each seal and the adds it observed
         void join(const Knowledge& other) {
-            observed.insert(other.observed.begin(), other.observed.end());
-            removed.insert(other.removed.begin(), other.removed.end());
+            PnCounterModel::Knowledge::join(other);
             seals.insert(other.seals.begin(), other.seals.end());
         }
     };

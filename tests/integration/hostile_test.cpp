@@ -564,7 +564,7 @@ TEST_CASE("a peer of protocol version 1, whose frames carry no tags, is refused 
     REQUIRE(frame);
     auto node_hello = repl::decode_hello(frame->payload);
     REQUIRE(node_hello);
-    CHECK(node_hello->version == 3);
+    CHECK(node_hello->version == repl::protocol_version);
     repl::Hello hello;
     hello.version = 1;
     hello.cluster = cluster_name;
@@ -577,7 +577,8 @@ TEST_CASE("a peer of protocol version 1, whose frames carry no tags, is refused 
     INFO(line);
     CHECK(info_field(line, "refused_handshakes") == 1);
     CHECK(line.find("peer speaks protocol version 1") != std::string::npos);
-    CHECK(line.find("this node speaks 3") != std::string::npos);
+    CHECK(line.find("this node speaks " + std::to_string(repl::protocol_version)) !=
+          std::string::npos);
     require_serving(cluster, "b");
 }
 
