@@ -35,6 +35,13 @@ std::optional<crdt::PnCounter> seal_for(crdt::PnCounter& counter, const Writer& 
     return counter.seal(writer.replica, writer.home_epoch);
 }
 
+// A write's delta, with the seal it made first (if any) joined in.
+crdt::PnCounter with_seal(std::optional<crdt::PnCounter> sealed, crdt::PnCounter delta) {
+    if (!sealed) return delta;
+    sealed->join(delta);
+    return std::move(*sealed);
+}
+
 }  // namespace
 
 crdt::BoundedCounter::Floor floor_of(const Policy& policy, const Writer& writer) {
@@ -68,12 +75,7 @@ Expected<Written, Refusal> remove_observed(crdt::Value& state, const Writer& wri
     if (auto* counter = state.as<crdt::PnCounter>()) {
         // Sealed first at a new epoch: the old owner's unshipped writes must not come back.
         auto sealed = seal_for(*counter, writer);
-        crdt::PnCounter reset = counter->reset();
-        if (sealed) {
-            sealed->join(reset);
-            reset = std::move(*sealed);
-        }
-        delta = crdt::Value(std::move(reset));
+        delta = crdt::Value(with_seal(std::move(sealed), counter->reset()));
     } else if (auto* set = state.as<crdt::StringSet>()) {
         delta = crdt::Value(set->clear());
     } else if (auto* hash = state.as<crdt::Hash>()) {
@@ -131,11 +133,7 @@ Expected<Written, Refusal> add_to_counter(crdt::Value& state, const Policy& poli
             if (unsealed) *counter = *unsealed;  // a refused write changes nothing
             return unexpected(refusal_of(delta.error()));
         }
-        if (sealed) {
-            sealed->join(*delta);
-            *delta = std::move(*sealed);
-        }
-        return Written{crdt::Value(std::move(*delta)), 0};
+        return Written{crdt::Value(with_seal(std::move(sealed), std::move(*delta))), 0};
     }
     if (auto* bounded = state.as<crdt::BoundedCounter>()) {
         auto delta = amount >= 0

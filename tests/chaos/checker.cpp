@@ -5,6 +5,8 @@
 #include <set>
 #include <sstream>
 
+#include "conflict/home_router.hpp"
+
 namespace meridian::chaos {
 
 std::string_view name_of(OpKind kind) {
@@ -79,19 +81,12 @@ struct KeyOps {
     std::vector<const Op*> ops;
 };
 
-// The home a key's {tag} names, or "".
-std::string home_of(const std::string& key) {
-    const auto open = key.find('{');
-    const auto close = open == std::string::npos ? open : key.find('}', open + 1);
-    return close == std::string::npos ? std::string() : key.substr(open + 1, close - open - 1);
-}
-
 // Whether a failover may have undone `op` (CheckOptions::failovers).
 bool undone_by_failover(const Op& op, const CheckOptions& options) {
     if (op.outcome != Outcome::ok || options.failovers.empty()) return false;
-    const std::string home = home_of(op.key);
+    const auto home = conflict::hash_tag(op.key);
     for (const auto& f : options.failovers)
-        if (f.home == home && op.region == home && op.completed_ms >= f.from_ms &&
+        if (home && f.home == *home && op.region == f.home && op.completed_ms >= f.from_ms &&
             op.completed_ms <= f.to_ms)
             return true;
     return false;

@@ -108,6 +108,26 @@ void start_connected(Cluster& cluster) {
         REQUIRE(eventually([&] { return connected(cluster, region, 2); }, 15000));
 }
 
+// Deposits `amount` at the home, us-east, and waits until every region reads it.
+void fund(Cluster& cluster, RedisClient& us, long long amount) {
+    REQUIRE(eventually(
+        [&] {
+            return us.command({"INCRBY", key, std::to_string(amount)}).is_integer();
+        },
+        5000));
+    REQUIRE(eventually([&] { return all_read(cluster, amount); }, 10000));
+}
+
+// Cuts the home, us-east, off from both other regions, or heals both links.
+void cut_off_home(Cluster& cluster) {
+    cluster.partition("us-east", "eu-west");
+    cluster.partition("us-east", "ap-south");
+}
+void heal_home(Cluster& cluster) {
+    cluster.heal("us-east", "eu-west");
+    cluster.heal("us-east", "ap-south");
+}
+
 }  // namespace
 
 TEST_CASE(
@@ -190,11 +210,9 @@ TEST_CASE(
     Cluster cluster(three_regions, config);
     start_connected(cluster);
     RedisClient us = cluster.client("us-east", 10000);
-    REQUIRE(eventually([&] { return us.command({"INCRBY", key, "50"}).is_integer(); }, 5000));
-    REQUIRE(eventually([&] { return all_read(cluster, 50); }, 10000));
+    fund(cluster, us, 50);
 
-    cluster.partition("us-east", "eu-west");
-    cluster.partition("us-east", "ap-south");
+    cut_off_home(cluster);
     // Within a lease (1000 ms) the isolated home refuses its own key's writes.
     CHECK(
         eventually([&] { return homes(cluster, "us-east")["us-east"].here == "no_lease"; }, 3000));
@@ -213,8 +231,7 @@ TEST_CASE(
     CHECK(homes(cluster, "us-east")["us-east"].owner == "us-east");
     CHECK(us.command({"DECRBY", key, "1"}).error_message().starts_with("TRYAGAIN"));
 
-    cluster.heal("us-east", "eu-west");
-    cluster.heal("us-east", "ap-south");
+    heal_home(cluster);
     CHECK(
         eventually([&] { return homes(cluster, "us-east")["us-east"].owner == "eu-west"; }, 5000));
     CHECK(eventually(
@@ -234,11 +251,9 @@ TEST_CASE(
     Cluster cluster(three_regions, long_lease);
     start_connected(cluster);
     RedisClient us = cluster.client("us-east", 10000);
-    REQUIRE(eventually([&] { return us.command({"INCRBY", key, "100"}).is_integer(); }, 5000));
-    REQUIRE(eventually([&] { return all_read(cluster, 100); }, 10000));
+    fund(cluster, us, 100);
 
-    cluster.partition("us-east", "eu-west");
-    cluster.partition("us-east", "ap-south");
+    cut_off_home(cluster);
     // Still within its lease, the home takes a withdrawal that no other region receives. A
     // client that WAITs learns that no region holds it.
     const Reply late = us.command({"DECRBY", key, "80"});
@@ -258,8 +273,7 @@ TEST_CASE(
     // Healed, the old home's withdrawal reaches everyone (its log kept it) but no longer counts:
     // the new owner's first write sealed the balance. Without the seal every region would read
     // 100 - 80 - 90 = -70.
-    cluster.heal("us-east", "eu-west");
-    cluster.heal("us-east", "ap-south");
+    heal_home(cluster);
     CHECK(
         eventually([&] { return homes(cluster, "us-east")["us-east"].owner == "eu-west"; }, 5000));
     CHECK(eventually([&] { return all_read(cluster, 10); }, 10000));
