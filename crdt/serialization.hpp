@@ -41,15 +41,23 @@ void serialize(Archive& ar, Dot& d) {
     ar(d.replica, d.seq);
 }
 
+// A varint of the packed clock, or its difference from the clock before it where the archive
+// chains clocks (a Records frame's payload).
 template <class Archive>
 void save(Archive& ar, const Hlc& h) {
-    ar(h.packed());
+    if constexpr (std::is_same_v<Archive, CompactOutputArchive>)
+        ar.write_clock(h.packed());
+    else
+        ar(h.packed());
 }
 
 template <class Archive>
 void load(Archive& ar, Hlc& h) {
     std::uint64_t packed = 0;
-    ar(packed);
+    if constexpr (std::is_same_v<Archive, CompactInputArchive>)
+        packed = ar.read_clock();
+    else
+        ar(packed);
     h = Hlc::from_packed(packed);
 }
 
@@ -327,24 +335,30 @@ void Value::load(Archive& ar) {
 }
 
 // Encodes `value` with the compact archive, appending to `out`.
+// How an encoding writes its clocks: each whole (the WAL, snapshots, states), or each as the
+// difference from the one before it (a Records frame; CompactOutputArchive::chain_clocks).
+enum class Clocks { whole, chained };
+
 template <class T>
-void encode_to(std::string& out, const T& value) {
+void encode_to(std::string& out, const T& value, Clocks clocks = Clocks::whole) {
     CompactOutputArchive ar(out);
+    if (clocks == Clocks::chained) ar.chain_clocks();
     ar(value);
 }
 
 template <class T>
-std::string encode(const T& value) {
+std::string encode(const T& value, Clocks clocks = Clocks::whole) {
     std::string out;
-    encode_to(out, value);
+    encode_to(out, value, clocks);
     return out;
 }
 
 // Decodes a whole buffer; trailing bytes are an error.
 template <class T>
-Expected<T, std::string> decode(std::string_view bytes) {
+Expected<T, std::string> decode(std::string_view bytes, Clocks clocks = Clocks::whole) {
     try {
         CompactInputArchive ar(bytes);
+        if (clocks == Clocks::chained) ar.chain_clocks();
         T value;
         ar(value);
         if (ar.remaining() != 0) return unexpected(std::string("trailing bytes after value"));

@@ -45,11 +45,8 @@ void BatchBuilder::join_into(Entry& entry, const LogRecord& next) {
 
 std::string BatchBuilder::encode_and_clear() {
     std::string out;
-    {
-        crdt::CompactOutputArchive ar(out);
-        ar(cereal::make_size_tag(static_cast<cereal::size_type>(batch_.size())));
-        for (const Entry& entry : batch_) ar(entry.record());
-    }
+    write_records_payload(out, batch_,
+                          [](const Entry& entry) -> const LogRecord& { return entry.record(); });
     batch_.clear();
     open_by_origin_.clear();
     bytes_ = 0;

@@ -20,10 +20,14 @@ Expected<LogRecord, std::string> decode_record(std::string_view bytes) {
     return crdt::decode<LogRecord>(bytes);
 }
 
-std::string encode_records(const std::vector<LogRecord>& records) { return crdt::encode(records); }
+std::string encode_records(const std::vector<LogRecord>& records) {
+    std::string out;
+    write_records_payload(out, records, [](const LogRecord& r) -> const LogRecord& { return r; });
+    return out;
+}
 
 Expected<std::vector<LogRecord>, std::string> decode_records(std::string_view bytes) {
-    return crdt::decode<std::vector<LogRecord>>(bytes);
+    return crdt::decode<std::vector<LogRecord>>(bytes, crdt::Clocks::chained);
 }
 
 }  // namespace meridian::replication

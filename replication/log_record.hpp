@@ -65,6 +65,7 @@ std::size_t memory_bytes(const LogRecord& record);
 std::string encode_record(const LogRecord& record);
 Expected<LogRecord, std::string> decode_record(std::string_view bytes);
 
+// A Records frame's payload (record_format.hpp, write_records_payload): not the WAL's bytes.
 std::string encode_records(const std::vector<LogRecord>& records);
 Expected<std::vector<LogRecord>, std::string> decode_records(std::string_view bytes);
 

@@ -18,7 +18,8 @@ inline constexpr std::uint32_t protocol_magic = 0x4E44524D;  // "MRDN"
 // 2: every frame after the Hello carries an authentication tag (frame_mac.hpp).
 // 3: Homes frames (the home owners' protocol), and forwarded writes carry their home's epoch.
 // 4: a counter's value may carry a seal (crdt/pn_counter.hpp), which version 3 cannot decode.
-inline constexpr std::uint16_t protocol_version = 4;
+// 5: a Records frame writes each clock as the difference from the one before it.
+inline constexpr std::uint16_t protocol_version = 5;
 
 // First frame in each direction: who is speaking and under which rules.
 struct Hello {
