@@ -1,6 +1,7 @@
 #include "replication/lz4_stream.hpp"
 
 #include <lz4.h>
+#include <lz4hc.h>
 
 #include <algorithm>
 #include <climits>
@@ -26,9 +27,10 @@ StreamCompressor& StreamCompressor::operator=(StreamCompressor&&) noexcept = def
 
 void StreamCompressor::allocate() {
     history_ = std::make_unique<char[]>(history_capacity);
-    stream_ = std::make_unique<LZ4_stream_t>();
-    saved_ = std::make_unique<LZ4_stream_t>();
-    LZ4_initStream(stream_.get(), sizeof(LZ4_stream_t));
+    stream_ = std::make_unique<LZ4_streamHC_t>();
+    saved_ = std::make_unique<LZ4_streamHC_t>();
+    LZ4_initStreamHC(stream_.get(), sizeof(LZ4_streamHC_t));
+    LZ4_resetStreamHC_fast(stream_.get(), lz4hc_level);
 }
 
 bool StreamCompressor::compress(std::string_view input, std::size_t max_block_bytes,
@@ -41,7 +43,7 @@ bool StreamCompressor::compress(std::string_view input, std::size_t max_block_by
     const bool copy_in = input.size() < lz4_window_bytes;
     if (copy_in && history_len_ + input.size() > history_capacity) {
         history_len_ = static_cast<std::size_t>(
-            LZ4_saveDict(stream_.get(), history_.get(), static_cast<int>(lz4_window_bytes)));
+            LZ4_saveDictHC(stream_.get(), history_.get(), static_cast<int>(lz4_window_bytes)));
     }
     const char* source = input.data();
     if (copy_in) {
@@ -49,25 +51,25 @@ bool StreamCompressor::compress(std::string_view input, std::size_t max_block_by
         source = history_.get() + history_len_;
     }
 
-    // Undoing an attempt: copying LZ4's 16 KiB state up front costs about as much as compressing
-    // a small batch, rebuilding it from the history afterwards costs some twenty times that. So
+    // Undoing an attempt: copying LZ4HC's 256 KiB state up front costs about as much as
+    // compressing a small batch, rebuilding it from the history afterwards far more. So
     // copy only while refusals are recent, and otherwise rebuild on the rare refusal.
     const bool snapshot = attempts_since_refusal_ < snapshot_after_refusal;
-    if (snapshot) std::memcpy(saved_.get(), stream_.get(), sizeof(LZ4_stream_t));
+    if (snapshot) std::memcpy(saved_.get(), stream_.get(), sizeof(LZ4_streamHC_t));
     const std::size_t capacity =
         std::min(max_block_bytes,
                  static_cast<std::size_t>(LZ4_compressBound(static_cast<int>(input.size()))));
     const std::size_t start = out.size();
     out.resize(start + capacity);
     const int written =
-        LZ4_compress_fast_continue(stream_.get(), source, out.data() + start,
-                                   static_cast<int>(input.size()), static_cast<int>(capacity), 1);
+        LZ4_compress_HC_continue(stream_.get(), source, out.data() + start,
+                                 static_cast<int>(input.size()), static_cast<int>(capacity));
     if (written <= 0) {
         if (snapshot) {
-            std::memcpy(stream_.get(), saved_.get(), sizeof(LZ4_stream_t));
+            std::memcpy(stream_.get(), saved_.get(), sizeof(LZ4_streamHC_t));
         } else {
             // Leaves the dictionary ending at history_ + history_len_, as after a success.
-            LZ4_loadDict(stream_.get(), history_.get(), static_cast<int>(history_len_));
+            LZ4_loadDictHC(stream_.get(), history_.get(), static_cast<int>(history_len_));
         }
         attempts_since_refusal_ = 0;
         out.resize(start);
@@ -81,7 +83,7 @@ bool StreamCompressor::compress(std::string_view input, std::size_t max_block_by
     } else {
         // The caller's buffer goes away: keep its last window as the dictionary.
         history_len_ = static_cast<std::size_t>(
-            LZ4_saveDict(stream_.get(), history_.get(), static_cast<int>(lz4_window_bytes)));
+            LZ4_saveDictHC(stream_.get(), history_.get(), static_cast<int>(lz4_window_bytes)));
     }
     return true;
 }

