@@ -334,11 +334,11 @@ void Value::load(Archive& ar) {
     }
 }
 
-// Encodes `value` with the compact archive, appending to `out`.
 // How an encoding writes its clocks: each whole (the WAL, snapshots, states), or each as the
 // difference from the one before it (a Records frame; CompactOutputArchive::chain_clocks).
 enum class Clocks { whole, chained };
 
+// Encodes `value` with the compact archive, appending to `out`.
 template <class T>
 void encode_to(std::string& out, const T& value, Clocks clocks = Clocks::whole) {
     CompactOutputArchive ar(out);
