@@ -45,20 +45,12 @@ void serialize(Archive& ar, Dot& d) {
 // chains clocks (a Records frame's payload).
 template <class Archive>
 void save(Archive& ar, const Hlc& h) {
-    if constexpr (std::is_same_v<Archive, CompactOutputArchive>)
-        ar.write_clock(h.packed());
-    else
-        ar(h.packed());
+    ar.write_clock(h.packed());
 }
 
 template <class Archive>
 void load(Archive& ar, Hlc& h) {
-    std::uint64_t packed = 0;
-    if constexpr (std::is_same_v<Archive, CompactInputArchive>)
-        packed = ar.read_clock();
-    else
-        ar(packed);
-    h = Hlc::from_packed(packed);
+    h = Hlc::from_packed(ar.read_clock());
 }
 
 template <class Archive>
@@ -334,24 +326,23 @@ void Value::load(Archive& ar) {
     }
 }
 
-// How an encoding writes its clocks: each whole (the WAL, snapshots, states), or each as the
-// difference from the one before it (a Records frame; CompactOutputArchive::chain_clocks).
-enum class Clocks { whole, chained };
-
 // Encodes `value` with the compact archive, appending to `out`.
 template <class T>
-void encode_to(std::string& out, const T& value, Clocks clocks = Clocks::whole) {
+void encode_to(std::string& out, const T& value) {
     CompactOutputArchive ar(out);
-    if (clocks == Clocks::chained) ar.chain_clocks();
     ar(value);
 }
 
 template <class T>
-std::string encode(const T& value, Clocks clocks = Clocks::whole) {
+std::string encode(const T& value) {
     std::string out;
-    encode_to(out, value, clocks);
+    encode_to(out, value);
     return out;
 }
+
+// How an encoding wrote its clocks: each whole (the WAL, snapshots, states), or each as the
+// difference from the one before it (a Records frame; CompactOutputArchive::chain_clocks).
+enum class Clocks { whole, chained };
 
 // Decodes a whole buffer; trailing bytes are an error.
 template <class T>

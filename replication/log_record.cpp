@@ -22,7 +22,7 @@ Expected<LogRecord, std::string> decode_record(std::string_view bytes) {
 
 std::string encode_records(const std::vector<LogRecord>& records) {
     std::string out;
-    write_records_payload(out, records, [](const LogRecord& r) -> const LogRecord& { return r; });
+    write_records_payload(out, records);
     return out;
 }
 

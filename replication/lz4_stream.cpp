@@ -28,7 +28,6 @@ StreamCompressor& StreamCompressor::operator=(StreamCompressor&&) noexcept = def
 void StreamCompressor::allocate() {
     history_ = std::make_unique<char[]>(history_capacity);
     stream_ = std::make_unique<LZ4_streamHC_t>();
-    saved_ = std::make_unique<LZ4_streamHC_t>();
     LZ4_initStreamHC(stream_.get(), sizeof(LZ4_streamHC_t));
     LZ4_resetStreamHC_fast(stream_.get(), lz4hc_level);
 }
@@ -55,6 +54,7 @@ bool StreamCompressor::compress(std::string_view input, std::size_t max_block_by
     // compressing a small batch, rebuilding it from the history afterwards far more. So
     // copy only while refusals are recent, and otherwise rebuild on the rare refusal.
     const bool snapshot = attempts_since_refusal_ < snapshot_after_refusal;
+    if (snapshot && !saved_) saved_ = std::make_unique<LZ4_streamHC_t>();  // after a refusal only
     if (snapshot) std::memcpy(saved_.get(), stream_.get(), sizeof(LZ4_streamHC_t));
     const std::size_t capacity =
         std::min(max_block_bytes,

@@ -3,8 +3,9 @@
 // alone. Both ends must see the same blocks in the same order. Not thread-safe: one per
 // connection direction, used by whichever thread drives that direction.
 //
-// Memory, allocated on first use: StreamCompressor about 640 KiB (a 128 KiB history buffer and
-// two 256 KiB LZ4HC states), StreamDecompressor 128 KiB of history. A link that never compresses
+// Memory, allocated on first use: StreamCompressor about 384 KiB (a 128 KiB history buffer and
+// a 256 KiB LZ4HC state; another 256 KiB once an input was refused, to undo attempts),
+// StreamDecompressor 128 KiB of history. A link that never compresses
 // costs nothing beyond the objects themselves.
 #pragma once
 

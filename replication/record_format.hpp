@@ -2,9 +2,9 @@
 // Include only where records are encoded or decoded.
 #pragma once
 
-#include <string>
-
 #include <cereal/types/optional.hpp>
+#include <functional>
+#include <string>
 
 #include "crdt/serialization.hpp"
 #include "replication/log_record.hpp"
@@ -54,8 +54,8 @@ void load(Archive& ar, LogRecord& r) {
 // A Records frame's payload: the count, then the records, each clock in it written as the
 // difference from the clock before it (protocol version 5). A batch's stamps lie milliseconds
 // apart, so a SET's stamp takes 1-3 bytes instead of 9. `record_of` maps an item to its record.
-template <class Items, class RecordOf>
-void write_records_payload(std::string& out, const Items& items, RecordOf record_of) {
+template <class Items, class RecordOf = std::identity>
+void write_records_payload(std::string& out, const Items& items, RecordOf record_of = {}) {
     crdt::CompactOutputArchive ar(out);
     ar.chain_clocks();
     ar(cereal::make_size_tag(static_cast<cereal::size_type>(items.size())));
