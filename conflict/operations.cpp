@@ -24,6 +24,8 @@ Refusal refusal_of(crdt::Error error) {
         case crdt::Error::insufficient_rights: return Refusal::insufficient_rights;
         case crdt::Error::type_mismatch: return Refusal::wrong_type;
         case crdt::Error::invalid_argument: return Refusal::not_supported;
+        case crdt::Error::retired:
+            return Refusal::retired;
     }
     return Refusal::not_supported;
 }

@@ -25,6 +25,7 @@ enum class Refusal : std::uint8_t {
     not_supported,        // e.g. DEL of a bounded counter
     not_an_integer,       // HINCRBY of a hash field whose value is not an integer
     stale_epoch,          // a home-routed counter was sealed by a newer owner of its home
+    retired,              // a bounded counter's rights of this replica were handed to its heir
 };
 
 // Who writes, and when.

@@ -19,6 +19,23 @@
 // replica's increments total alone: not the decrements beside it in the
 // entry, which would arrive without what justified them.
 //
+// Handover: when a replica is retired for good (its region failed over to another,
+// node/home_owners.hpp), its heir writes a Handover: the retired replica's entry and
+// its transfers out, frozen as the heir sees them. From then on every view counts the
+// retired replica by its frozen part alone, whatever more of its writes arrive (they
+// are undone), and the rights it held belong to the heir. One heir per retired replica
+// is the caller's to guarantee (a failover commit decides it); two handovers of one
+// replica join to the greater, so that join stays a semilattice whatever arrives.
+//
+// Freezing is safe only if no view ever counted more of the retired replica than the
+// heir froze. Its own decrements and increments in a view only change the value, so
+// undoing them keeps the floor. Transfers out of it are different: a receiver may
+// have spent them. So (the node layer's part) the heir hands over only once it holds
+// every write of the retired replica that any surviving region held when it learned of
+// the retirement, and from then on those regions spend no rights that came from a
+// replica retiring without a handover in this key (`retiring`, passed to decrement,
+// transfer and rights).
+//
 // Floor: a new counter is 0. For a floor below 0 (an overdraft), the initial
 // rights -min belong to one designated replica (`holder`), which every
 // replica must agree on; the node layer uses the lowest region of the cluster
@@ -30,6 +47,7 @@
 #include <span>
 #include <vector>
 
+#include "crdt/box.hpp"
 #include "crdt/error.hpp"
 #include "crdt/expected.hpp"
 #include "crdt/heap_bytes.hpp"
@@ -56,36 +74,68 @@ public:
         ReplicaId from;
         ReplicaId to;
         std::uint64_t amount = 0;  // total ever transferred from -> to
-        friend bool operator==(const Transfer&, const Transfer&) = default;
+        friend auto operator<=>(const Transfer&, const Transfer&) = default;
     };
+
+    // A retired replica's part, frozen by its heir (see above).
+    struct Handover {
+        ReplicaId retired;
+        ReplicaId heir;
+        std::uint64_t increments = 0;  // the retired replica's entry, frozen
+        std::uint64_t decrements = 0;
+        std::vector<Transfer> transfers;  // from `retired`, frozen; sorted by `to`
+        // The total order two handovers of one replica join by (the greater wins).
+        friend auto operator<=>(const Handover&, const Handover&) = default;
+    };
+
+    // Replicas that are retiring: transfers from them count towards their receiver's
+    // rights only in keys where their handover arrived.
+    using Retiring = std::span<const ReplicaId>;
 
     BoundedCounter() = default;
 
     // Increments by `amount`, creating as many rights at `replica`.
+    // A replica handed over writes nothing more: Error::retired.
     Expected<BoundedCounter, Error> increment(ReplicaId replica, std::uint64_t amount);
     // Decrements by `amount` if `replica` holds that many rights; otherwise
     // refuses with Error::insufficient_rights and changes nothing. The delta
     // is the whole state (see above).
     Expected<BoundedCounter, Error> decrement(ReplicaId replica, std::uint64_t amount,
-                                              const Floor& floor);
+                                              const Floor& floor, Retiring retiring = {});
     // Moves `amount` of the rights `from` holds to `to`; the delta is the
-    // whole state (see above).
+    // whole state (see above). Neither may be handed over (Error::retired).
     Expected<BoundedCounter, Error> transfer(ReplicaId from, ReplicaId to, std::uint64_t amount,
-                                             const Floor& floor);
+                                             const Floor& floor, Retiring retiring = {});
+    // Freezes `retired`'s part as this replica sees it and gives its rights to `heir`.
+    // The delta is the whole state, so that whoever joins it also holds what justified
+    // the frozen decrements and transfers. Handing over a replica already handed over
+    // to `heir` changes nothing; to another heir, or to a heir handed over itself, it
+    // is refused (Error::retired), as is handing a replica to itself
+    // (Error::invalid_argument).
+    Expected<BoundedCounter, Error> hand_over(ReplicaId retired, ReplicaId heir);
 
     void join(const BoundedCounter& other);
 
-    // Increments minus decrements (saturating at the int64 limits).
+    // Increments minus decrements (saturating at the int64 limits), each handed-over
+    // replica counted by its frozen part.
     std::int64_t value() const;
-    // The rights `replica` holds as far as this replica can see.
-    std::int64_t rights(ReplicaId replica, const Floor& floor) const;
+    // The rights `replica` holds as far as this replica can see: with those of the
+    // replicas handed over to it, and none once it is handed over itself.
+    std::int64_t rights(ReplicaId replica, const Floor& floor, Retiring retiring = {}) const;
     // True once anything was written: the key exists.
-    bool written() const { return !entries_.empty() || !transfers_.empty(); }
+    bool written() const {
+        return !entries_.empty() || !transfers_.empty() || handovers_.get() != nullptr;
+    }
 
+    // As written, before handovers freeze anything.
     std::span<const Entry> entries() const { return entries_; }
     std::span<const Transfer> transfers() const { return transfers_; }
+    const std::vector<Handover>& handovers() const;  // sorted by retired
+    const Handover* handover(ReplicaId retired) const;
+    // For decoding (crdt/serialization.hpp), which checks the handovers are well formed.
+    void set_handovers(std::vector<Handover> handovers);
     // Heap bytes held beyond sizeof (see crdt/heap_bytes.hpp).
-    std::size_t heap_bytes() const { return heap_bytes_of(entries_) + heap_bytes_of(transfers_); }
+    std::size_t heap_bytes() const;
 
     friend bool operator==(const BoundedCounter&, const BoundedCounter&) = default;
 
@@ -93,11 +143,25 @@ public:
     friend void serialize(Archive& archive, BoundedCounter& counter);
 
 private:
-    detail::Int128 exact_rights(ReplicaId replica, const Floor& floor) const;
+    // The rights `replica` holds before handovers to or from it are looked at.
+    detail::Int128 own_rights(ReplicaId replica, const Floor& floor, Retiring retiring) const;
+    // own_rights plus what the replicas handed over to it held, through chains of
+    // heirs at most `depth` long (a decoded cycle must not recurse for ever).
+    detail::Int128 inherited_rights(ReplicaId replica, const Floor& floor, Retiring retiring,
+                                    std::size_t depth) const;
+    detail::Int128 exact_rights(ReplicaId replica, const Floor& floor, Retiring retiring) const;
+    // Calls f(to, amount) for every transfer from `from` that counts: frozen when
+    // `from` is handed over.
+    template <class F>
+    void for_each_transfer(F&& f) const;
     Transfer& transfer_entry(ReplicaId from, ReplicaId to);
+    std::vector<Handover>& handover_list();  // boxed on first use
 
     std::vector<Entry> entries_;       // sorted by replica
     std::vector<Transfer> transfers_;  // sorted by (from, to)
+    // Sorted by retired; boxed, since few counters ever have one and a key's Value must not
+    // grow (crdt/value.cpp). Never holds an empty list.
+    OptionalBox<std::vector<Handover>> handovers_;
 };
 
 }  // namespace meridian::crdt

@@ -12,6 +12,7 @@ enum class Error : std::uint8_t {
     insufficient_rights,  // a bounded counter replica holds fewer rights than asked
     type_mismatch,        // joining values of different CRDT types
     invalid_argument,     // e.g. a transfer to oneself
+    retired,              // a bounded counter replica whose rights were handed over
 };
 
 constexpr std::string_view describe(Error error) {
@@ -20,6 +21,8 @@ constexpr std::string_view describe(Error error) {
         case Error::insufficient_rights: return "insufficient rights";
         case Error::type_mismatch: return "values of different types cannot be joined";
         case Error::invalid_argument: return "invalid argument";
+        case Error::retired:
+            return "this replica's rights were handed over to its heir";
     }
     return "unknown error";
 }

@@ -224,6 +224,20 @@ void serialize(Archive& ar, BoundedCounter& c) {
 }
 
 template <class Archive>
+void serialize(Archive& ar, BoundedCounter::Handover& h) {
+    ar(h.retired, h.heir, h.increments, h.decrements, h.transfers);
+    if constexpr (Archive::is_loading::value) {
+        if (h.retired == h.heir)
+            throw DecodeError("a bounded counter replica handed over to itself");
+        for (const auto& t : h.transfers)
+            if (t.from != h.retired)
+                throw DecodeError("a handover freezes another replica's transfer");
+        detail::require_strictly_sorted(
+            h.transfers, [](const auto& t) { return t.to; }, "handed-over transfers");
+    }
+}
+
+template <class Archive>
 void serialize(Archive& ar, Hash::Write& w) {
     ar(w.dot, w.time, w.value);
 }
@@ -284,20 +298,26 @@ void load(Archive& ar, Boxed<T>& box) {
 }
 
 // The type's index as cereal encodes a std::variant's (an int32), plus kValueHasExpiry when the
-// TTL register follows the state and kValueHasSeal when a counter's seal does (before the TTL):
-// values encoded before keys had TTLs, or counters seals, decode unchanged.
+// TTL register follows the state, kValueHasSeal when a counter's seal does and
+// kValueHasHandovers when a bounded counter's handovers do (before the TTL): values encoded
+// before keys had TTLs, counters seals or bounded counters handovers decode unchanged, and
+// encode to the same bytes.
 inline constexpr std::int32_t kValueHasExpiry = 16;
 inline constexpr std::int32_t kValueHasSeal = 32;
+inline constexpr std::int32_t kValueHasHandovers = 64;
 
 template <class Archive>
 void Value::save(Archive& ar) const {
     const Expiry* ttl = expiry_.get();
     const auto* counter = std::get_if<PnCounter>(&state_);
     const PnCounter::Seal* seal = counter ? counter->seal_in_force() : nullptr;
+    const auto* bounded = std::get_if<BoundedCounter>(&state_);
+    const bool handovers = bounded && !bounded->handovers().empty();
     ar(static_cast<std::int32_t>(state_.index()) + (ttl ? kValueHasExpiry : 0) +
-       (seal ? kValueHasSeal : 0));
+       (seal ? kValueHasSeal : 0) + (handovers ? kValueHasHandovers : 0));
     std::visit([&](const auto& state) { ar(state); }, state_);
     if (seal) ar(*seal);
+    if (handovers) ar(bounded->handovers());
     if (ttl) ar(*ttl);
 }
 
@@ -305,9 +325,11 @@ template <class Archive>
 void Value::load(Archive& ar) {
     std::int32_t tag = 0;
     ar(tag);
+    const bool has_handovers = tag >= 0 && (tag & kValueHasHandovers) != 0;
     const bool has_seal = tag >= 0 && (tag & kValueHasSeal) != 0;
     const bool has_expiry = tag >= 0 && (tag & kValueHasExpiry) != 0;
-    const std::int32_t index = tag - (has_seal ? kValueHasSeal : 0) - (has_expiry ? kValueHasExpiry : 0);
+    const std::int32_t index = tag - (has_handovers ? kValueHasHandovers : 0) -
+                               (has_seal ? kValueHasSeal : 0) - (has_expiry ? kValueHasExpiry : 0);
     if (index < 0 || index >= static_cast<std::int32_t>(std::variant_size_v<State>))
         throw DecodeError("unknown value type " + std::to_string(tag));
     *this = empty(static_cast<ValueType>(index));
@@ -318,6 +340,16 @@ void Value::load(Archive& ar) {
         PnCounter::Seal seal;
         ar(seal);
         counter->set_seal(seal);
+    }
+    if (has_handovers) {
+        auto* bounded = std::get_if<BoundedCounter>(&state_);
+        if (!bounded) throw DecodeError("handovers on a value that is not a bounded counter");
+        std::vector<BoundedCounter::Handover> handovers;
+        ar(handovers);
+        if (handovers.empty()) throw DecodeError("an empty list of handovers");
+        detail::require_strictly_sorted(
+            handovers, [](const auto& h) { return h.retired; }, "handovers");
+        bounded->set_handovers(std::move(handovers));
     }
     if (has_expiry) {
         Expiry& ttl = expiry_.emplace();

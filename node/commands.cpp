@@ -132,6 +132,11 @@ std::string write_error(const WriteError& error, std::string_view key, const con
                                  "' was sealed by the owner of its home at a later failover epoch; "
                                  "only that owner writes it");
             break;
+        case conflict::Refusal::retired:
+            resp::error(out, "ERR this region's rights on '" + std::string(key.substr(0, 128)) +
+                                 "' were handed over to another region (a failover retired this "
+                                 "region's epoch)");
+            break;
         case conflict::Refusal::not_an_integer:
             resp::error(out, "ERR hash value is not an integer");
             break;

@@ -47,6 +47,8 @@ std::ostream& operator<<(std::ostream& os, Refusal r) {
             return os << "not_an_integer";
         case Refusal::stale_epoch:
             return os << "stale_epoch";
+        case Refusal::retired:
+            return os << "retired";
     }
     return os << "refusal?";
 }

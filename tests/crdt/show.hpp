@@ -113,6 +113,15 @@ inline std::ostream& operator<<(std::ostream& os, const BoundedCounter& c) {
     sep = "";
     for (const auto& t : c.transfers())
         os << std::exchange(sep, " ") << t.from << "->" << t.to << ":" << t.amount;
+    if (!c.handovers().empty()) {
+        os << "], handovers [";
+        sep = "";
+        for (const auto& h : c.handovers()) {
+            os << std::exchange(sep, " ") << h.retired << "=>" << h.heir << ":+" << h.increments
+               << "-" << h.decrements;
+            for (const auto& t : h.transfers) os << "," << t.to << ":" << t.amount;
+        }
+    }
     return os << "]}";
 }
 
