@@ -29,6 +29,33 @@ HomeTable::HomeTable(Options options, const HomeDurable& durable, std::uint64_t 
     }
     std::sort(promises_.begin(), promises_.end(),
               [](const HomePromise& a, const HomePromise& b) { return a.home < b.home; });
+    retire(durable.retirements);
+}
+
+const Retirement* HomeTable::retirement(crdt::ReplicaId replica) const {
+    auto it =
+        std::lower_bound(retirements_.begin(), retirements_.end(), replica,
+                         [](const Retirement& r, crdt::ReplicaId id) { return r.replica < id; });
+    return it != retirements_.end() && it->replica == replica ? &*it : nullptr;
+}
+
+bool HomeTable::retire(const std::vector<Retirement>& retirements) {
+    bool changed = false;
+    for (const Retirement& r : retirements) {
+        if (!is_region(r.replica.region) || !is_region(r.heir) || r.heir == r.replica.region)
+            continue;
+        auto it = std::lower_bound(
+            retirements_.begin(), retirements_.end(), r.replica,
+            [](const Retirement& mine, crdt::ReplicaId id) { return mine.replica < id; });
+        if (it == retirements_.end() || it->replica != r.replica) {
+            retirements_.insert(it, r);
+            changed = true;
+        } else if (std::pair(r.epoch, r.heir) < std::pair(it->epoch, it->heir)) {
+            *it = r;
+            changed = true;
+        }
+    }
+    return changed;
 }
 
 HomeEntry* HomeTable::find(crdt::RegionId home) {
@@ -68,6 +95,7 @@ HomeDurable HomeTable::durable() const {
     for (const HomeEntry& e : entries_)
         if (e.epoch > 0) d.entries.push_back(e);
     d.promises = promises_;
+    d.retirements = retirements_;
     return d;
 }
 
@@ -168,6 +196,7 @@ LeaseRequest HomeTable::lease_request(std::uint64_t round) const {
     request.round = round;
     for (const HomeEntry& e : entries_)
         if (e.owner == options_.self) request.owned.push_back(e);
+    request.retirements = retirements_;
     return request;
 }
 
@@ -239,6 +268,53 @@ std::vector<HomeEntry> FailoverRound::commit() const {
     for (const HomeEntry& e : proposal_.homes)
         entries.push_back(HomeEntry{e.home, proposal_.to, proposal_.epoch, required});
     return entries;
+}
+
+std::vector<Retirement> FailoverRound::retirements() const {
+    std::set<crdt::RegionId> silent;  // old owners that did not accept
+    for (const HomeEntry& e : proposal_.homes)
+        if (e.owner != proposal_.to && !accepted_.contains(e.owner)) silent.insert(e.owner);
+    std::set<crdt::ReplicaId> replicas;
+    for (crdt::RegionId region : silent) replicas.insert(crdt::ReplicaId{region, 0});
+    for (const auto& [region, vote] : accepted_)
+        for (const auto& v : vote.vv.entries())
+            if (silent.contains(v.replica.region)) replicas.insert(v.replica);
+    std::vector<Retirement> out;
+    for (crdt::ReplicaId replica : replicas)
+        out.push_back(Retirement{replica, proposal_.to, proposal_.epoch});
+    return out;
+}
+
+void HandoverTally::report(crdt::RegionId from, const RetirementReport& report) {
+    reports_[report.retirement.replica][from] = report;
+}
+
+void HandoverTally::forget(crdt::RegionId from) {
+    for (auto& [replica, by_region] : reports_) by_region.erase(from);
+}
+
+std::vector<crdt::RegionId> HandoverTally::missing(const Retirement& retirement,
+                                                   const std::vector<crdt::RegionId>& regions,
+                                                   crdt::RegionId self) const {
+    std::vector<crdt::RegionId> out;
+    const auto found = reports_.find(retirement.replica);
+    for (crdt::RegionId region : regions) {
+        if (region == self || region == retirement.replica.region) continue;
+        const RetirementReport* r = nullptr;
+        if (found != reports_.end()) {
+            auto it = found->second.find(region);
+            if (it != found->second.end()) r = &it->second;
+        }
+        if (!r || r->retirement != retirement) out.push_back(region);
+    }
+    return out;
+}
+
+std::uint64_t HandoverTally::needed_seq(crdt::ReplicaId replica) const {
+    std::uint64_t seq = 0;
+    if (auto found = reports_.find(replica); found != reports_.end())
+        for (const auto& [region, r] : found->second) seq = std::max(seq, r.seq);
+    return seq;
 }
 
 std::uint64_t FailoverRound::highest_refused_epoch() const {

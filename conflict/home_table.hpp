@@ -57,11 +57,26 @@ struct HomePromise {
     friend bool operator==(const HomePromise&, const HomePromise&) = default;
 };
 
-// What a region keeps on disk: the committed entries that differ from the cluster file's, and
-// its promises.
+// A replica whose bounded-counter rights pass to another region: each replica of a region that
+// a failover moved homes away from without its vote (it is dead or cut off), as the voters held
+// them, and the region's first epoch. The heir hands them over key by key
+// (crdt::BoundedCounter::hand_over) once every other region reported the same retirement and
+// the heir's log holds what they held of the replica (RetirementReport). Should two failovers
+// retire one replica, every region keeps the one of the lowest epoch, and the heir waits for
+// every report to name it, so two heirs never both hand one replica over.
+struct Retirement {
+    crdt::ReplicaId replica;
+    crdt::RegionId heir = 0;
+    std::uint64_t epoch = 0;  // the failover's
+    friend auto operator<=>(const Retirement&, const Retirement&) = default;
+};
+
+// What a region keeps on disk: the committed entries that differ from the cluster file's, its
+// promises, and every retirement it learned.
 struct HomeDurable {
     std::vector<HomeEntry> entries;
     std::vector<HomePromise> promises;
+    std::vector<Retirement> retirements;
     friend bool operator==(const HomeDurable&, const HomeDurable&) = default;
 };
 
@@ -96,11 +111,22 @@ struct FailoverOutcome {  // the proposer's decision: commits spread as entries
 struct LeaseRequest {
     std::uint64_t round = 0;
     std::vector<HomeEntry> owned;  // the requester's homes, as committed (the grantor adopts them)
+    // Every retirement the requester knows (the grantor learns them too): so they spread on
+    // links that never went down, such as one an operator paused and resumed.
+    std::vector<Retirement> retirements;
 };
 
 struct LeaseGrant {
     std::uint64_t round = 0;
     std::vector<crdt::RegionId> homes;  // those granted
+};
+
+// To a retirement's heir, from every other region that learned it: the retirement as the
+// sender keeps it, and how much of the replica's writes the sender's log holds. From then on
+// the sender spends no rights the replica transferred in keys it has not handed over yet.
+struct RetirementReport {
+    Retirement retirement;
+    std::uint64_t seq = 0;
 };
 
 // Why this region does not execute a home's writes now.
@@ -125,6 +151,11 @@ public:
     const HomeEntry& entry(crdt::RegionId home) const;
     const std::vector<HomeEntry>& entries() const { return entries_; }  // by home
     bool owns_any(crdt::RegionId region) const;
+    const std::vector<Retirement>& retirements() const { return retirements_; }  // by replica
+    const Retirement* retirement(crdt::ReplicaId replica) const;
+    // Learns retirements: per replica, the one of the lowest epoch (then heir) wins. Returns
+    // whether anything changed (the caller persists it).
+    bool retire(const std::vector<Retirement>& retirements);
     std::optional<HomePromise> promise(crdt::RegionId home) const;
     HomeDurable durable() const;
     std::uint64_t highest_epoch() const;  // over entries and promises
@@ -174,6 +205,7 @@ private:
     std::uint64_t started_ms_;
     std::vector<HomeEntry> entries_;     // one per region, by home
     std::vector<HomePromise> promises_;  // by home
+    std::vector<Retirement> retirements_;
     std::map<crdt::RegionId, GrantedLease> granted_;
     std::map<crdt::RegionId, HeldLease> held_;
 };
@@ -196,6 +228,9 @@ public:
     // The entries to commit: the new owner, the epoch, and the writes of the old owners the
     // voters held.
     std::vector<HomeEntry> commit() const;
+    // The replicas whose rights pass to the new owner: those of every old owner that did not
+    // accept (see Retirement).
+    std::vector<Retirement> retirements() const;
     std::uint64_t highest_refused_epoch() const;
     const std::map<crdt::RegionId, FailoverVote>& refused() const { return refused_; }
     std::size_t accepted() const { return accepted_.size(); }
@@ -209,6 +244,25 @@ private:
     std::map<crdt::RegionId, HomeEntry> latest_;  // per home, the highest committed entry seen
     std::uint64_t commit_at_ms_ = 0;
     bool leases_out_ = true;
+};
+
+// The heir's side of a retirement: whether it may hand the replica over now. Every region but
+// the heir and the retired replica's own must have reported this very retirement, and the
+// heir's log must hold every write of the replica that any of them held.
+class HandoverTally {
+public:
+    void report(crdt::RegionId from, const RetirementReport& report);
+    // Forgets a region's reports (it restarted: it will report again).
+    void forget(crdt::RegionId from);
+    // Regions still to report `retirement`, among `regions` (nothing missing: empty).
+    std::vector<crdt::RegionId> missing(const Retirement& retirement,
+                                        const std::vector<crdt::RegionId>& regions,
+                                        crdt::RegionId self) const;
+    // The highest seq of the replica the reports name.
+    std::uint64_t needed_seq(crdt::ReplicaId replica) const;
+
+private:
+    std::map<crdt::ReplicaId, std::map<crdt::RegionId, RetirementReport>> reports_;
 };
 
 // "elsewhere", "fenced", ... for errors and MERIDIAN HOMES.

@@ -1,5 +1,8 @@
 #include "conflict/operations.hpp"
 
+#include <algorithm>
+#include <optional>
+
 #include "crdt/wide_int.hpp"
 
 namespace meridian::conflict {
@@ -42,6 +45,50 @@ crdt::PnCounter with_seal(std::optional<crdt::PnCounter> sealed, crdt::PnCounter
     if (!sealed) return delta;
     sealed->join(delta);
     return std::move(*sealed);
+}
+
+bool retired_writer(const Writer& writer) {
+    return std::find(writer.retiring.begin(), writer.retiring.end(), writer.replica) !=
+           writer.retiring.end();
+}
+
+// Whether `retired`'s part of the counter still counts as its own: a stake the heir takes over.
+bool has_stake(const crdt::BoundedCounter& c, crdt::ReplicaId retired,
+               const crdt::BoundedCounter::Floor& floor) {
+    if (c.handover(retired)) return false;
+    if (floor.holder == retired && floor.min < 0) return true;
+    return std::any_of(c.entries().begin(), c.entries().end(),
+                       [&](const auto& e) { return e.replica == retired; }) ||
+           std::any_of(c.transfers().begin(), c.transfers().end(),
+                       [&](const auto& t) { return t.from == retired || t.to == retired; });
+}
+
+// A bounded-counter write at an heir: hands over first what it inherits in this key, runs
+// `write`, and returns both as one delta (handovers travel as whole states anyway). A refused
+// write changes nothing, its handovers included.
+template <class Write>
+Expected<Written, Refusal> with_handovers(crdt::BoundedCounter& counter, const Policy& policy,
+                                          const Writer& writer, Write write) {
+    if (retired_writer(writer)) return unexpected(Refusal::retired);
+    const auto floor = floor_of(policy, writer);
+    std::optional<crdt::BoundedCounter> before;
+    std::optional<crdt::BoundedCounter> handed;
+    for (crdt::ReplicaId retired : writer.heir_of) {
+        if (!has_stake(counter, retired, floor)) continue;
+        if (!before) before = counter;
+        auto delta = counter.hand_over(retired, writer.replica);
+        if (delta) handed = std::move(*delta);
+    }
+    Expected<crdt::BoundedCounter, crdt::Error> delta = write(counter, floor);
+    if (!delta) {
+        if (before) counter = std::move(*before);
+        return unexpected(refusal_of(delta.error()));
+    }
+    if (handed) {
+        handed->join(*delta);
+        return Written{crdt::Value(std::move(*handed)), 0};
+    }
+    return Written{crdt::Value(std::move(*delta)), 0};
 }
 
 }  // namespace
@@ -138,12 +185,14 @@ Expected<Written, Refusal> add_to_counter(crdt::Value& state, const Policy& poli
         return Written{crdt::Value(with_seal(std::move(sealed), std::move(*delta))), 0};
     }
     if (auto* bounded = state.as<crdt::BoundedCounter>()) {
-        auto delta = amount >= 0
-                         ? bounded->increment(writer.replica, static_cast<std::uint64_t>(amount))
-                         : bounded->decrement(writer.replica, std::uint64_t{0} - static_cast<std::uint64_t>(amount),
-                                              floor_of(policy, writer));
-        if (!delta) return unexpected(refusal_of(delta.error()));
-        return Written{crdt::Value(std::move(*delta)), 0};
+        return with_handovers(
+            *bounded, policy, writer, [&](crdt::BoundedCounter& c, const auto& floor) {
+                return amount >= 0
+                           ? c.increment(writer.replica, static_cast<std::uint64_t>(amount))
+                           : c.decrement(writer.replica,
+                                         std::uint64_t{0} - static_cast<std::uint64_t>(amount),
+                                         floor, writer.retiring);
+            });
     }
     return unexpected(Refusal::wrong_type);
 }
@@ -244,9 +293,31 @@ Expected<Written, Refusal> transfer_rights(crdt::Value& state, const Policy& pol
                                            std::uint64_t amount) {
     auto* bounded = state.as<crdt::BoundedCounter>();
     if (!bounded) return unexpected(Refusal::wrong_type);
-    auto delta = bounded->transfer(writer.replica, to, amount, floor_of(policy, writer));
-    if (!delta) return unexpected(refusal_of(delta.error()));
-    return Written{crdt::Value(std::move(*delta)), 0};
+    return with_handovers(*bounded, policy, writer,
+                          [&](crdt::BoundedCounter& c, const auto& floor) {
+                              return c.transfer(writer.replica, to, amount, floor, writer.retiring);
+                          });
+}
+
+bool needs_handover(const crdt::Value& state, const Policy& policy, const Writer& writer) {
+    const auto* bounded = state.as<crdt::BoundedCounter>();
+    if (!bounded || retired_writer(writer)) return false;
+    const auto floor = floor_of(policy, writer);
+    return std::any_of(writer.heir_of.begin(), writer.heir_of.end(),
+                       [&](crdt::ReplicaId r) { return has_stake(*bounded, r, floor); });
+}
+
+Expected<Written, Refusal> hand_over_rights(crdt::Value& state, const Policy& policy,
+                                            const Writer& writer) {
+    auto* bounded = state.as<crdt::BoundedCounter>();
+    if (!bounded) return unexpected(Refusal::wrong_type);
+    if (!needs_handover(state, policy, writer))
+        return Written{crdt::Value::empty(crdt::ValueType::bounded_counter), 0};
+    return with_handovers(
+        *bounded, policy, writer,
+        [](crdt::BoundedCounter& c, const auto&) -> Expected<crdt::BoundedCounter, crdt::Error> {
+            return c;  // the handovers are the whole write
+        });
 }
 
 }  // namespace meridian::conflict

@@ -39,6 +39,13 @@ struct Writer {
     // writing (node/home_owners.hpp); 0 elsewhere. The first write of a later epoch than the
     // counter's seal seals it (crdt::PnCounter, "Seal"); a write of an earlier one is refused.
     std::uint64_t home_epoch = 0;
+    // Bounded counters (conflict/home_table.hpp, Retirement): the replicas this region knows are
+    // retired. Transfers from them are not spent in a key until they are handed over there, and
+    // a writer among them refuses bounded-counter writes (Refusal::retired).
+    std::span<const crdt::ReplicaId> retiring = {};
+    // Those retired replicas whose rights this writer inherits, ready to be handed over: a
+    // bounded-counter write first hands over each of them that has a stake in the key.
+    std::span<const crdt::ReplicaId> heir_of = {};
 };
 
 struct Written {
@@ -97,6 +104,12 @@ Expected<Written, Refusal> remove_fields(crdt::Value& state, const Writer& write
 // HINCRBY: refuses a field whose value is not an integer, and a sum outside the int64 range.
 Expected<Written, Refusal> add_to_field(crdt::Value& state, const Writer& writer,
                                         const std::string& field, std::int64_t amount);
+// Hands the writer's ready retired replicas (Writer::heir_of) with a stake in this bounded
+// counter over to it; an empty delta when none has one.
+Expected<Written, Refusal> hand_over_rights(crdt::Value& state, const Policy& policy,
+                                            const Writer& writer);
+// Whether hand_over_rights would write anything.
+bool needs_handover(const crdt::Value& state, const Policy& policy, const Writer& writer);
 // Moves `amount` of `writer`'s rights on a bounded counter to `to`.
 Expected<Written, Refusal> transfer_rights(crdt::Value& state, const Policy& policy,
                                            const Writer& writer, crdt::ReplicaId to,

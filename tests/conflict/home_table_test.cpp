@@ -601,3 +601,65 @@ TEST_CASE(
     CHECK(unsealed_below_floor > 0);
     WARN("views that would be below the floor without seals: " << unsealed_below_floor);
 }
+
+TEST_CASE(
+    "a failover without the old owner's vote retires each of its replicas the voters held, and "
+    "its first epoch, to the new owner; with its vote, none") {
+    HomeTable one = table(1, 3), two = table(2, 3), three = table(3, 3);
+    const FailoverProposal p = move(two, 1, 2, 1);
+    VersionVector held;
+    held.advance(ReplicaId{1, 2}, 7);  // region 1's third epoch, as region 3 holds it
+    held.advance(ReplicaId{3, 0}, 4);
+    FailoverRound without(p, 3);
+    without.add(2, two.vote(p, {}, 0), 0);
+    without.add(3, three.vote(p, held, 0), 0);
+    REQUIRE(without.won());
+    using meridian::conflict::Retirement;
+    CHECK(without.retirements() ==
+          std::vector<Retirement>{{ReplicaId{1, 0}, 2, 1}, {ReplicaId{1, 2}, 2, 1}});
+
+    // A planned move: the old owner votes, keeps its rights.
+    HomeTable a = table(1, 3), b = table(2, 3);
+    FailoverRound with(p, 3);
+    with.add(1, a.vote(p, {}, 0), 0);
+    with.add(2, b.vote(p, {}, 0), 0);
+    REQUIRE(with.won());
+    CHECK(with.retirements().empty());
+}
+
+TEST_CASE(
+    "retirements: the lowest epoch's heir wins whatever order they arrive in, and they survive a "
+    "restart") {
+    using meridian::conflict::Retirement;
+    const Retirement first{ReplicaId{1, 0}, 2, 3}, later{ReplicaId{1, 0}, 3, 5};
+    HomeTable x = table(2, 3), y = table(3, 3);
+    CHECK(x.retire({first}));
+    CHECK_FALSE(x.retire({later}));
+    CHECK(y.retire({later}));
+    CHECK(y.retire({first}));
+    CHECK(x.retirements() == y.retirements());
+    CHECK(x.retirement(ReplicaId{1, 0})->heir == 2);
+    CHECK_FALSE(x.retire({Retirement{ReplicaId{1, 1}, 1, 9}}));  // to its own region
+    CHECK_FALSE(x.retire({Retirement{ReplicaId{9, 0}, 2, 9}}));  // not a region
+    const HomeTable restarted = table(2, 3, x.durable());
+    CHECK(restarted.retirements() == x.retirements());
+}
+
+TEST_CASE(
+    "the heir hands over only once every other region reported the same retirement, and its log "
+    "holds what they held") {
+    using meridian::conflict::HandoverTally;
+    using meridian::conflict::Retirement;
+    using meridian::conflict::RetirementReport;
+    const Retirement r{ReplicaId{1, 0}, 2, 3};
+    const std::vector<RegionId> regions{1, 2, 3, 4};
+    HandoverTally tally;
+    CHECK(tally.missing(r, regions, 2) == std::vector<RegionId>{3, 4});
+    tally.report(3, RetirementReport{r, 40});
+    tally.report(4, RetirementReport{Retirement{ReplicaId{1, 0}, 3, 5}, 45});  // another heir
+    CHECK(tally.missing(r, regions, 2) == std::vector<RegionId>{4});
+    tally.report(4, RetirementReport{r, 42});
+    CHECK(tally.missing(r, regions, 2).empty());
+    CHECK(tally.needed_seq(ReplicaId{1, 0}) == 42);
+    CHECK(tally.needed_seq(ReplicaId{1, 1}) == 0);
+}

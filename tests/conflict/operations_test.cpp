@@ -628,3 +628,41 @@ TEST_CASE("reclaiming an expired key frees its contents, the sweep keeps the TTL
     CHECK_FALSE(set.deadline());
     CHECK_FALSE(set.exists());
 }
+
+TEST_CASE(
+    "at the heir a bounded write first hands over the retired replicas with a stake in the key; "
+    "a refused write hands over nothing; a retired writer is refused") {
+    const Policy policy = policy_of(ValueType::bounded_counter, 0);
+    Value state = counter_at(policy, 10, writer_at(us, 1));
+    const std::vector<ReplicaId> retired{us};
+    Writer heir = writer_at(eu, 2);
+    heir.retiring = retired;
+    heir.heir_of = retired;
+    CHECK(needs_handover(state, policy, heir));
+
+    require_refused(state, Refusal::insufficient_rights,
+                    [&](Value& s) { return add_to_counter(s, policy, heir, -11); });
+    auto written = add_to_counter(state, policy, heir, -10);
+    REQUIRE(written.has_value());
+    CHECK(counter_value(state) == 0);
+    CHECK(written->delta.as<BoundedCounter>()->handover(us) != nullptr);
+    CHECK_FALSE(needs_handover(state, policy, heir));
+
+    // The sweep's write: only a handover, and nothing at all once it is done.
+    Value untouched = counter_at(policy, 5, writer_at(us, 3));
+    auto handed = hand_over_rights(untouched, policy, heir);
+    REQUIRE(handed.has_value());
+    CHECK(handed->delta.as<BoundedCounter>()->handover(us) != nullptr);
+    CHECK(untouched.as<BoundedCounter>()->rights(eu, {0, us}) == 5);
+    auto again = hand_over_rights(untouched, policy, heir);
+    REQUIRE(again.has_value());
+    CHECK(again->delta == Value::empty(ValueType::bounded_counter));
+
+    Writer old = writer_at(us, 4);
+    old.retiring = retired;
+    Value fresh = counter_at(policy, 5, writer_at(eu, 5));
+    require_refused(fresh, Refusal::retired,
+                    [&](Value& s) { return add_to_counter(s, policy, old, 1); });
+    require_refused(fresh, Refusal::retired,
+                    [&](Value& s) { return transfer_rights(s, policy, old, eu, 1); });
+}
