@@ -85,7 +85,9 @@ Expected<Database::Committed, WriteError> Database::write_now(std::span<KeyWrite
                                                               const ReplyMaker& reply,
                                                               bool takes_request_stamp) {
     clock_ = crdt::Hlc::tick(clock_, physical_ms_());
-    const conflict::Writer writer{self_, clock_, floor_holder_};
+    conflict::Writer writer{self_, clock_, floor_holder_};
+    writer.retiring = retiring_;
+    writer.heir_of = heir_of_;
 
     Committed committed;
     committed.seq = (transaction_ && transaction_->hi ? transaction_->hi : log_.version_vector().get(self_)) + 1;

@@ -5,6 +5,7 @@
 // applied here too. Event-loop thread only.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -102,6 +103,19 @@ public:
     // owner of its home, 0 if it does not own it (conflict::Writer::home_epoch).
     using HomeEpoch = std::function<std::uint64_t(std::string_view key, const conflict::Policy&)>;
     void set_home_epoch(HomeEpoch home_epoch) { home_epoch_ = std::move(home_epoch); }
+    // Bounded-counter rights of retired replicas (conflict::Writer::retiring, heir_of), set by
+    // node/home_owners.hpp as retirements are learned and become ready to hand over.
+    void set_retirements(std::vector<crdt::ReplicaId> retiring,
+                         std::vector<crdt::ReplicaId> heir_of) {
+        retiring_ = std::move(retiring);
+        heir_of_ = std::move(heir_of);
+    }
+    std::span<const crdt::ReplicaId> retiring() const { return retiring_; }
+    std::span<const crdt::ReplicaId> heir_of() const { return heir_of_; }
+    // Whether this region's replica is retired: it writes no bounded counter until it restarts.
+    bool self_retired() const {
+        return std::find(retiring_.begin(), retiring_.end(), self_) != retiring_.end();
+    }
 
     Keyspace& keyspace() { return keyspace_; }
     const Keyspace& keyspace() const { return keyspace_; }
@@ -126,6 +140,8 @@ private:
     std::function<std::uint64_t()> now_ms_;
     ConflictTracker* conflicts_ = nullptr;
     HomeEpoch home_epoch_;
+    std::vector<crdt::ReplicaId> retiring_;
+    std::vector<crdt::ReplicaId> heir_of_;
     std::uint64_t deltas_refused_ = 0;
     std::uint64_t keys_reclaimed_ = 0;
     std::optional<replication::RequestStamp> stamp_;

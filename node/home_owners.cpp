@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "conflict/home_router.hpp"
 #include "node/resp_reply.hpp"
@@ -89,6 +90,21 @@ Expected<std::unique_ptr<HomeOwners>, std::string> HomeOwners::open(
         new HomeOwners(env, io, config, self, path, durable, db, core, std::move(clock)));
 }
 
+Expected<std::uint16_t, std::string> retired_epochs_below(Env& env, const std::string& data_dir,
+                                                          crdt::RegionId self) {
+    auto body = read_checked_file(env, join_path(data_dir, "homes"), kMagic);
+    if (!body) return unexpected(body.error());
+    if (!*body) return std::uint16_t{0};
+    auto durable = decode_home_durable(**body);
+    if (!durable) return unexpected(join_path(data_dir, "homes") + ": " + durable.error());
+    std::uint32_t below = 0;
+    for (const conflict::Retirement& r : durable->retirements)
+        if (r.replica.region == self) below = std::max<std::uint32_t>(below, r.replica.epoch + 1u);
+    if (below > std::numeric_limits<std::uint16_t>::max())
+        return unexpected(std::string("every epoch of this region was retired by failovers"));
+    return static_cast<std::uint16_t>(below);
+}
+
 HomeOwners::HomeOwners(Env& env, boost::asio::io_context& io, const ClusterConfig& config,
                        crdt::RegionId self, std::string path, const conflict::HomeDurable& durable,
                        Database& db, replication::ReplicationCore& core, Clock clock)
@@ -109,7 +125,8 @@ HomeOwners::HomeOwners(Env& env, boost::asio::io_context& io, const ClusterConfi
               return o;
           }(),
           durable, clock_()),
-      renew_timer_(io) {}
+      renew_timer_(io),
+      handover_(io, db) {}
 
 HomeOwners::~HomeOwners() {
     alive_.reset();
@@ -177,6 +194,7 @@ void HomeOwners::renew() {
     const std::uint64_t now = clock_();
     std::erase_if(asked_, [&](const auto& a) { return now - a.second.second > table_.lease_ms(); });
     ask_lease(std::nullopt);
+    update_retirements();  // the log may have caught up with what the reports named
     renew_timer_.expires_after(
         std::chrono::milliseconds(std::max<std::uint64_t>(table_.lease_ms() / 3, 1)));
     renew_timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](auto error) {
@@ -188,7 +206,10 @@ void HomeOwners::on_peer_up(crdt::RegionId peer) {
     HomeCommits commits;
     for (const conflict::HomeEntry& e : table_.entries())
         if (e.epoch > 0) commits.entries.push_back(e);
-    if (!commits.entries.empty()) send(peer, commits);
+    commits.retirements = table_.retirements();
+    if (!commits.entries.empty() || !commits.retirements.empty()) send(peer, commits);
+    for (const conflict::Retirement& r : table_.retirements())
+        if (r.heir == peer) report(r);
     // A link that comes back may complete a lease quorum now rather than at the next renewal.
     ask_lease(peer);
 }
@@ -215,6 +236,74 @@ void HomeOwners::adopt(const std::vector<conflict::HomeEntry>& entries) {
                      before == self_ ? ": this region no longer executes its writes" : "");
     }
     if (changed) persist();
+}
+
+void HomeOwners::retire(const std::vector<conflict::Retirement>& retirements) {
+    const std::vector<conflict::Retirement> before = table_.retirements();
+    if (!table_.retire(retirements)) return;
+    persist();
+    for (const conflict::Retirement& r : table_.retirements()) {
+        if (std::find(before.begin(), before.end(), r) != before.end()) continue;
+        spdlog::warn(
+            "the bounded-counter rights of region {} epoch {} pass to region {} (failover "
+            "epoch {})",
+            name(r.replica.region), r.replica.epoch, name(r.heir), r.epoch);
+        report(r);
+    }
+    update_retirements();
+}
+
+void HomeOwners::report(const conflict::Retirement& retirement) {
+    if (retirement.heir == self_ || retirement.replica.region == self_) return;
+    send(retirement.heir, conflict::RetirementReport{
+                              retirement, db_.log().version_vector().get(retirement.replica)});
+}
+
+std::string HomeOwners::handover_wait(const conflict::Retirement& retirement) const {
+    std::vector<crdt::RegionId> regions;
+    for (const RegionConfig& r : config_.regions) regions.push_back(r.id);
+    const auto missing = tally_.missing(retirement, regions, self_);
+    if (!missing.empty()) {
+        std::string names;
+        for (crdt::RegionId region : missing) names += (names.empty() ? "" : ", ") + name(region);
+        return "waiting for every other region to report it (missing: " + names + ")";
+    }
+    const std::uint64_t needed = tally_.needed_seq(retirement.replica);
+    const std::uint64_t held = db_.log().version_vector().get(retirement.replica);
+    if (held < needed)
+        return "waiting for this region's log to hold that replica's write " +
+               std::to_string(needed) + " (it holds " + std::to_string(held) + ")";
+    return "";
+}
+
+void HomeOwners::update_retirements() {
+    std::vector<crdt::ReplicaId> retiring;
+    std::erase_if(ready_, [&](crdt::ReplicaId replica) {
+        const conflict::Retirement* r = table_.retirement(replica);
+        return !r || r->heir != self_;
+    });
+    bool started = false;
+    for (const conflict::Retirement& r : table_.retirements()) {
+        retiring.push_back(r.replica);
+        if (r.heir != self_ || std::find(ready_.begin(), ready_.end(), r.replica) != ready_.end())
+            continue;
+        if (!handover_wait(r).empty()) continue;
+        ready_.push_back(r.replica);
+        started = true;
+        spdlog::warn("handing the bounded-counter rights of region {} epoch {} over to this region",
+                     name(r.replica.region), r.replica.epoch);
+    }
+    const bool was_retired = db_.self_retired();
+    db_.set_retirements(std::move(retiring), ready_);
+    if (!was_retired && db_.self_retired()) {
+        const conflict::Retirement* r = table_.retirement(db_.self());
+        spdlog::error(
+            "a failover (epoch {}) retired this region's epoch {}: its bounded-counter "
+            "rights belong to region {} now, and this region refuses bounded-counter "
+            "writes until it is restarted (it then continues as a new epoch)",
+            r->epoch, db_.self().epoch, name(r->heir));
+    }
+    if (started) handover_.sweep();
 }
 
 void HomeOwners::on_message(crdt::RegionId from, std::string_view payload) {
@@ -252,12 +341,17 @@ void HomeOwners::on_message(crdt::RegionId from, std::string_view payload) {
             persist();
         }
         send(from, grant);
+        retire(request->retirements);
     } else if (auto* grant = std::get_if<conflict::LeaseGrant>(&*message)) {
         auto asked = asked_.find(grant->round);
         if (asked != asked_.end())
             table_.granted(from, asked->second.first, *grant, asked->second.second);
     } else if (auto* commits = std::get_if<HomeCommits>(&*message)) {
         adopt(commits->entries);
+        retire(commits->retirements);
+    } else if (auto* report = std::get_if<conflict::RetirementReport>(&*message)) {
+        tally_.report(from, *report);
+        update_retirements();
     }
 }
 
@@ -382,7 +476,8 @@ void HomeOwners::drive() {
         if (round.leases_out()) {
             const std::vector<conflict::HomeEntry> entries = round.commit();
             adopt(entries);
-            broadcast(HomeCommits{entries});
+            retire(round.retirements());
+            broadcast(HomeCommits{entries, table_.retirements()});
             ++stats_.failovers_run;
             std::string homes;
             for (const conflict::HomeEntry& e : entries)
@@ -468,7 +563,7 @@ void HomeOwners::finish(std::string reply) {
 
 std::string HomeOwners::homes_reply() const {
     std::string out;
-    resp::array(out, table_.entries().size());
+    resp::array(out, table_.entries().size() + table_.retirements().size());
     for (const conflict::HomeEntry& e : table_.entries()) {
         resp::array(out, 8);
         resp::bulk(out, "home");
@@ -479,6 +574,25 @@ std::string HomeOwners::homes_reply() const {
         resp::integer(out, static_cast<std::int64_t>(e.epoch));
         resp::bulk(out, "here");
         resp::bulk(out, conflict::describe(serving(e.home)));
+    }
+    // Then one row per retired replica: whose bounded-counter rights pass to which region.
+    for (const conflict::Retirement& r : table_.retirements()) {
+        resp::array(out, 8);
+        resp::bulk(out, "retired");
+        resp::bulk(out, name(r.replica.region) + "/" + std::to_string(r.replica.epoch));
+        resp::bulk(out, "heir");
+        resp::bulk(out, name(r.heir));
+        resp::bulk(out, "epoch");
+        resp::integer(out, static_cast<std::int64_t>(r.epoch));
+        resp::bulk(out, "handover");
+        std::string state;
+        if (r.heir != self_)
+            state = r.replica.region == self_ ? "retired here" : "reported to the heir";
+        else if (std::find(ready_.begin(), ready_.end(), r.replica) != ready_.end())
+            state = handover_.sweeping() ? "handing over" : "handed over";
+        else
+            state = handover_wait(r);
+        resp::bulk(out, state);
     }
     return out;
 }

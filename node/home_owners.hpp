@@ -21,6 +21,7 @@
 #include "node/cluster_config.hpp"
 #include "node/database.hpp"
 #include "node/peer_messages.hpp"
+#include "node/rights_handover.hpp"
 #include "replication/core.hpp"
 #include "storage/env.hpp"
 
@@ -34,6 +35,11 @@ struct HomeOwnerStats {
         0;  // home writes refused: not serving, or routed by another epoch
     std::uint64_t persist_errors = 0;  // the homes file could not be written
 };
+
+// The epoch below which this region's replicas were retired (conflict::Retirement) according to
+// the homes file in `data_dir`, 0 if none: a region restarts above it (node/incarnation.hpp).
+Expected<std::uint16_t, std::string> retired_epochs_below(Env& env, const std::string& data_dir,
+                                                          crdt::RegionId self);
 
 // Why the owner of a home does not execute its writes, as a -TRYAGAIN line.
 std::string not_serving_error(const ClusterConfig& config, const conflict::HomeEntry& entry,
@@ -75,6 +81,8 @@ public:
 
     const HomeOwnerStats& stats() const { return stats_; }
     std::size_t homes_served() const;
+    const std::vector<conflict::Retirement>& retirements() const { return table_.retirements(); }
+    std::uint64_t keys_handed_over() const { return handover_.keys_handed_over(); }
 
 private:
     struct Running;
@@ -89,6 +97,13 @@ private:
     void renew();
     void ask_lease(std::optional<crdt::RegionId> peer);  // of `peer`, or of every region
     void adopt(const std::vector<conflict::HomeEntry>& entries);
+    // Learns retirements, reports them to their heirs and updates what the database spends.
+    void retire(const std::vector<conflict::Retirement>& retirements);
+    void report(const conflict::Retirement& retirement);
+    // Which retired replicas this region may hand over now; starts the sweep for new ones.
+    void update_retirements();
+    // Why this region cannot hand `retirement` over yet, or "" when it can (MERIDIAN HOMES).
+    std::string handover_wait(const conflict::Retirement& retirement) const;
     void start_failover(crdt::RegionId from, crdt::RegionId to, bool automatic, ReplySlot slot);
     void propose(std::uint64_t epoch);
     std::optional<std::string> automatic_refusal(const conflict::FailoverProposal& proposal) const;
@@ -117,6 +132,9 @@ private:
     boost::asio::steady_timer renew_timer_;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
     HomeOwnerStats stats_;
+    conflict::HandoverTally tally_;
+    std::vector<crdt::ReplicaId> ready_;  // retired replicas this region has begun to hand over
+    RightsHandover handover_;
 };
 
 }  // namespace meridian::node

@@ -53,7 +53,8 @@ std::string current_boot_id() {
 Expected<Incarnation, std::string> begin_incarnation(Env& env, const std::string& data_dir,
                                                      crdt::RegionId region, FsyncMode fsync,
                                                      const crdt::VersionVector& recovered,
-                                                     bool wal_repaired) {
+                                                     bool wal_repaired,
+                                                     std::uint16_t retired_below) {
     const std::string path = join_path(data_dir, incarnation_file);
     const std::string clean_path = join_path(data_dir, clean_file);
     const std::string boot_id = current_boot_id();
@@ -111,6 +112,13 @@ Expected<Incarnation, std::string> begin_incarnation(Env& env, const std::string
                   "the machine restarted after an unclean shutdown under fsync = " +
                       (*previous)["fsync"] +
                       ": writes its peers hold may be lost here, so this region "
+                      "continues as a new epoch"};
+    }
+
+    if (result.epoch < retired_below) {
+        result = {retired_below,
+                  "a failover retired this region's epoch " + std::to_string(retired_below - 1) +
+                      " and handed its bounded-counter rights to another region, so this region "
                       "continues as a new epoch"};
     }
 

@@ -27,11 +27,14 @@ struct Incarnation {
 // the recovered version vector (which names every epoch of this region that
 // ever wrote), records the new run, and clears the clean-shutdown mark.
 // `wal_repaired`: recovery dropped records at a corruption, so whatever the
-// previous run did, this one starts a new epoch.
+// previous run did, this one starts a new epoch. `retired_below`: a failover
+// retired this region's epochs below it (node/home_owners.hpp), so this run
+// writes as one at least that high.
 Expected<Incarnation, std::string> begin_incarnation(Env& env, const std::string& data_dir,
                                                      crdt::RegionId region, FsyncMode fsync,
                                                      const crdt::VersionVector& recovered,
-                                                     bool wal_repaired = false);
+                                                     bool wal_repaired = false,
+                                                     std::uint16_t retired_below = 0);
 
 // The last step of a clean shutdown, after the WAL is synced.
 Expected<void, std::string> mark_clean_shutdown(Env& env, const std::string& data_dir);

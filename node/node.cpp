@@ -87,8 +87,11 @@ Expected<void, std::string> Node::start() {
     last_snapshot_lsn_ = std::max<std::uint64_t>(recovered->snapshot_lsn, 1);
     last_snapshot_ms_ = now_ms();
 
-    auto incarnation = begin_incarnation(env, region_.data_dir, region_.id, config.fsync,
-                                         recovered->log.vv, recovered->wal_repaired);
+    auto retired_below = retired_epochs_below(env, region_.data_dir, region_.id);
+    if (!retired_below) return unexpected(retired_below.error());
+    auto incarnation =
+        begin_incarnation(env, region_.data_dir, region_.id, config.fsync, recovered->log.vv,
+                          recovered->wal_repaired, *retired_below);
     if (!incarnation) return unexpected(incarnation.error());
     self_ = crdt::ReplicaId{region_.id, incarnation->epoch};
     incarnation_reason_ = incarnation->reason;

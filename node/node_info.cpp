@@ -191,7 +191,9 @@ std::string Node::info(std::string_view section) {
             << "failovers_run:" << o.failovers_run << "\r\n"
             << "failovers_failed:" << o.failovers_failed << "\r\n"
             << "fenced_writes:" << o.fenced_writes << "\r\n"
-            << "homes_file_write_errors:" << o.persist_errors << "\r\n";
+            << "homes_file_write_errors:" << o.persist_errors << "\r\n"
+            << "retired_replicas:" << owners_->retirements().size() << "\r\n"
+            << "rights_keys_handed_over:" << owners_->keys_handed_over() << "\r\n";
         for (const RegionConfig& r : config.regions) {
             const conflict::HomeEntry& e = owners_->entry(r.id);
             out << "home_" << r.name << ":owner=" << config.directory.name_of(e.owner)
@@ -334,6 +336,9 @@ std::string Node::metrics_text() {
     t.counter("meridian_home_fenced_writes_total",
               "Home writes refused: not serving the home, or routed by another epoch",
               {{"region", region}}, o.fenced_writes);
+    t.counter("meridian_rights_keys_handed_over_total",
+              "Bounded counters whose retired replicas' rights this region took over",
+              {{"region", region}}, owners_->keys_handed_over());
     t.gauge("meridian_homes_served", "Homes whose writes this region executes now",
             {{"region", region}}, owners_->homes_served());
     t.counter("meridian_forwarded_writes_total", "Writes forwarded to their key's home region", {{"region", region}},

@@ -13,8 +13,24 @@ void serialize(Archive& ar, HomePromise& m) {
     ar(m.home, m.epoch, m.owner, m.aborted);
 }
 template <class Archive>
+void serialize(Archive& ar, Retirement& m) {
+    ar(m.replica, m.heir, m.epoch);
+}
+template <class Archive>
+void serialize(Archive& ar, RetirementReport& m) {
+    ar(m.retirement, m.seq);
+}
+// Retirements last, and only when there are some: a homes file written before them reads as
+// it was, and one without any keeps its bytes. (The homes file is a HomeDurable alone, so
+// whatever remains of the input is its retirements.)
+template <class Archive>
 void serialize(Archive& ar, HomeDurable& m) {
     ar(m.entries, m.promises);
+    if constexpr (Archive::is_loading::value) {
+        if (ar.remaining() > 0) ar(m.retirements);
+    } else if (!m.retirements.empty()) {
+        ar(m.retirements);
+    }
 }
 template <class Archive>
 void serialize(Archive& ar, FailoverProposal& m) {
@@ -30,7 +46,7 @@ void serialize(Archive& ar, FailoverOutcome& m) {
 }
 template <class Archive>
 void serialize(Archive& ar, LeaseRequest& m) {
-    ar(m.round, m.owned);
+    ar(m.round, m.owned, m.retirements);
 }
 template <class Archive>
 void serialize(Archive& ar, LeaseGrant& m) {
@@ -43,7 +59,7 @@ namespace meridian::node {
 
 template <class Archive>
 void serialize(Archive& ar, HomeCommits& m) {
-    ar(m.entries);
+    ar(m.entries, m.retirements);
 }
 
 template <class Archive>

@@ -53,15 +53,17 @@ struct RightsReply {
     std::optional<crdt::Dot> dot;  // the transfer's dot, when granted
 };
 
-// Commits of the home map, sent to every region that comes up and after each failover.
+// Commits of the home map, sent to every region that comes up and after each failover, with
+// every retirement the sender knows.
 struct HomeCommits {
     std::vector<conflict::HomeEntry> entries;
+    std::vector<conflict::Retirement> retirements;
 };
 
 // Everything on a Homes frame.
-using HomeMessage =
-    std::variant<conflict::FailoverProposal, conflict::FailoverVote, conflict::FailoverOutcome,
-                 conflict::LeaseRequest, conflict::LeaseGrant, HomeCommits>;
+using HomeMessage = std::variant<conflict::FailoverProposal, conflict::FailoverVote,
+                                 conflict::FailoverOutcome, conflict::LeaseRequest,
+                                 conflict::LeaseGrant, HomeCommits, conflict::RetirementReport>;
 
 std::string encode(const HomeMessage&);
 Expected<HomeMessage, std::string> decode_home_message(std::string_view);

@@ -19,7 +19,9 @@ inline constexpr std::uint32_t protocol_magic = 0x4E44524D;  // "MRDN"
 // 3: Homes frames (the home owners' protocol), and forwarded writes carry their home's epoch.
 // 4: a counter's value may carry a seal (crdt/pn_counter.hpp), which version 3 cannot decode.
 // 5: a Records frame writes each clock as the difference from the one before it.
-inline constexpr std::uint16_t protocol_version = 5;
+// 6: a bounded counter's value may carry handovers, Homes frames carry retirements and their
+//    reports (conflict/home_table.hpp), which version 5 cannot decode.
+inline constexpr std::uint16_t protocol_version = 6;
 
 // First frame in each direction: who is speaking and under which rules.
 struct Hello {

@@ -206,3 +206,17 @@ TEST_CASE("a repaired WAL starts a new epoch even after a clean shutdown") {
     CHECK(result->epoch == 1);
     CHECK(result->reason.find("repaired") != std::string::npos);
 }
+
+TEST_CASE("a region whose epoch a failover retired continues above it, and says why") {
+    DataDir d;
+    REQUIRE(d.begin(FsyncMode::always).epoch == 0);
+    d.clean_shutdown();
+    auto retired = begin_incarnation(d.env, d.dir.path(), region, FsyncMode::always,
+                                     vv_with(ReplicaId{region, 0}, 5), false, 1);
+    REQUIRE(retired.has_value());
+    CHECK(retired->epoch == 1);
+    CHECK(retired->reason.find("a failover retired this region's epoch 0") != std::string::npos);
+    // Epochs above the retired ones are kept.
+    d.clean_shutdown();
+    CHECK(d.begin(FsyncMode::always, vv_with(ReplicaId{region, 1}, 2)).epoch == 1);
+}
