@@ -71,32 +71,38 @@ struct HomeOwners::Running {
     explicit Running(boost::asio::io_context& io) : timer(io) {}
 };
 
-Expected<std::unique_ptr<HomeOwners>, std::string> HomeOwners::open(
-    Env& env, boost::asio::io_context& io, const ClusterConfig& config, crdt::RegionId self,
-    const std::string& data_dir, Database& db, replication::ReplicationCore& core, Clock clock) {
+namespace {
+
+// <data_dir>/homes, or the cluster file's defaults when there is none.
+Expected<conflict::HomeDurable, std::string> read_homes_file(Env& env,
+                                                             const std::string& data_dir) {
     const std::string path = join_path(data_dir, "homes");
     auto body = read_checked_file(env, path, kMagic);
     if (!body)
         return unexpected(body.error() +
                           " (it holds this region's failover votes: restore it, or remove it only "
                           "if no MERIDIAN FAILOVER ever ran in this cluster)");
-    conflict::HomeDurable durable;
-    if (*body) {
-        auto decoded = decode_home_durable(**body);
-        if (!decoded) return unexpected(path + ": " + decoded.error());
-        durable = std::move(*decoded);
-    }
-    return std::unique_ptr<HomeOwners>(
-        new HomeOwners(env, io, config, self, path, durable, db, core, std::move(clock)));
+    if (!*body) return conflict::HomeDurable{};
+    auto decoded = decode_home_durable(**body);
+    if (!decoded) return unexpected(path + ": " + decoded.error());
+    return std::move(*decoded);
+}
+
+}  // namespace
+
+Expected<std::unique_ptr<HomeOwners>, std::string> HomeOwners::open(
+    Env& env, boost::asio::io_context& io, const ClusterConfig& config, crdt::RegionId self,
+    const std::string& data_dir, Database& db, replication::ReplicationCore& core, Clock clock) {
+    auto durable = read_homes_file(env, data_dir);
+    if (!durable) return unexpected(durable.error());
+    return std::unique_ptr<HomeOwners>(new HomeOwners(
+        env, io, config, self, join_path(data_dir, "homes"), *durable, db, core, std::move(clock)));
 }
 
 Expected<std::uint16_t, std::string> retired_epochs_below(Env& env, const std::string& data_dir,
                                                           crdt::RegionId self) {
-    auto body = read_checked_file(env, join_path(data_dir, "homes"), kMagic);
-    if (!body) return unexpected(body.error());
-    if (!*body) return std::uint16_t{0};
-    auto durable = decode_home_durable(**body);
-    if (!durable) return unexpected(join_path(data_dir, "homes") + ": " + durable.error());
+    auto durable = read_homes_file(env, data_dir);
+    if (!durable) return unexpected(durable.error());
     std::uint32_t below = 0;
     for (const conflict::Retirement& r : durable->retirements)
         if (r.replica.region == self) below = std::max<std::uint32_t>(below, r.replica.epoch + 1u);

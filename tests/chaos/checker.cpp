@@ -82,13 +82,15 @@ struct KeyOps {
 };
 
 // Whether a failover may have undone `op` (CheckOptions::failovers).
-bool undone_by_failover(const Op& op, const CheckOptions& options) {
+bool undone_by_failover(const Op& op, const KeyPolicy& policy, const CheckOptions& options) {
     if (op.outcome != Outcome::ok || options.failovers.empty()) return false;
     const auto home = conflict::hash_tag(op.key);
-    for (const auto& f : options.failovers)
-        if (home && f.home == *home && op.region == f.home && op.completed_ms >= f.from_ms &&
-            op.completed_ms <= f.to_ms)
-            return true;
+    const bool bounded = policy.type == KeyPolicy::Type::bounded_counter;
+    for (const auto& f : options.failovers) {
+        if (op.region != f.home || op.completed_ms < f.from_ms) continue;
+        if (home && f.home == *home && op.completed_ms <= f.to_ms) return true;
+        if (bounded && op.completed_ms <= f.bounded_to_ms) return true;
+    }
     return false;
 }
 
@@ -100,7 +102,7 @@ void check_number(const std::string& key, const KeyPolicy& policy,
     Wide acked = 0, unknown_up = 0, unknown_down = 0;
     for (const Op* op : ops) {
         if (op->kind == OpKind::add || op->kind == OpKind::field_add) {
-            const bool undone = undone_by_failover(*op, options);
+            const bool undone = undone_by_failover(*op, policy, options);
             report.result().undone_by_failover += undone ? 1 : 0;
             if (op->outcome == Outcome::ok && !undone) acked += op->amount;
             if (op->outcome == Outcome::unknown || undone)

@@ -47,6 +47,11 @@ struct CheckOptions {
         std::string home;
         std::uint64_t from_ms = 0;
         std::uint64_t to_ms = 0;
+        // Bounded counters: a failover without the region's vote retires its epoch, and the
+        // heir's handover undoes what the region wrote that no other region held in time: its
+        // writes to any bounded counter from from_ms until it learned of the retirement (after
+        // it was restarted or healed), as the nemesis bounds it.
+        std::uint64_t bounded_to_ms = 0;
     };
     std::vector<Failover> failovers;
 };

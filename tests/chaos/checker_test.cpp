@@ -120,6 +120,34 @@ TEST_CASE(
     CHECK(check({&h}, f, &WorkloadKeys::policy_of, options).violation_count == 1);
 }
 
+TEST_CASE(
+    "a failed-over region's bounded-counter writes until it learned of its retirement may be "
+    "undone, no other region's") {
+    // us-east deposits 50 (shipped), is cut off and failed over, withdraws 20 there; it learns
+    // of the retirement only once healed, and the heir's handover undid the withdrawal.
+    History h = {op(OpKind::add, "bc:0", Outcome::ok, 50)};
+    const std::uint64_t cut_ms = clock_ms;
+    h.push_back(op(OpKind::add, "bc:0", Outcome::ok, -20));
+    Op elsewhere = op(OpKind::add, "bc:0", Outcome::ok, -5);
+    elsewhere.region = "ap-south";
+    h.push_back(elsewhere);
+    meridian::chaos::CheckOptions options;
+    options.failovers = {{"us-east", cut_ms - 10, cut_ms + 10, clock_ms + 1000}};
+    FinalState f;
+    f.keys = {"bc:0"};
+    f.numbers["bc:0"] = 45;
+    CheckResult r = check({&h}, f, &WorkloadKeys::policy_of, options);
+    INFO(all(r));
+    CHECK(r.violation_count == 0);
+    CHECK(r.undone_by_failover == 1);
+    // ap-south's withdrawal is never undone; without the bounded window, nor is us-east's.
+    f.numbers["bc:0"] = 50;
+    CHECK(check({&h}, f, &WorkloadKeys::policy_of, options).violation_count == 1);
+    f.numbers["bc:0"] = 45;
+    options.failovers = {{"us-east", cut_ms - 10, cut_ms + 10}};
+    CHECK(check({&h}, f, &WorkloadKeys::policy_of, options).violation_count == 1);
+}
+
 TEST_CASE("unknown changes widen a counter's bounds only in their own direction") {
     History h = {op(OpKind::add, "cnt:1", Outcome::ok, 10),
                  op(OpKind::add, "cnt:1", Outcome::unknown, 3),

@@ -73,6 +73,9 @@ private:
     // Returns the new owner when the reply said it committed.
     std::optional<std::string> fail_over(const std::string& region, std::uint64_t from_ms,
                                          std::uint64_t to_ms);
+    // Ends the window in which `region`'s bounded-counter writes may be undone by the failovers
+    // of it recorded so far (CheckOptions::Failover::bounded_to_ms), once it is back.
+    void close_bounded_window(const std::string& region);
     // Withdraws the whole balance of `key` as `region` sees it (recorded); what it took.
     std::int64_t drain(const std::string& region, const std::string& key);
 

@@ -457,7 +457,8 @@ RunResult run_chaos(const RunOptions& o) {
         violation_count += checked.violation_count;
         if (checked.undone_by_failover > 0)
             nemesis.log(
-                "acknowledged home writes a failover may have undone (checked as unknown): " +
+                "acknowledged home or bounded-counter writes a failover may have undone (checked "
+                "as unknown): " +
                 std::to_string(checked.undone_by_failover));
 
         // What every region acknowledged is on its disk: a clean restart reads the same.

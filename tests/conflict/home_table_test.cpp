@@ -604,7 +604,7 @@ TEST_CASE(
 
 TEST_CASE(
     "a failover without the old owner's vote retires each of its replicas the voters held, and "
-    "its first epoch, to the new owner; with its vote, none") {
+    "its first epoch, to the new owner, and with its vote none") {
     HomeTable one = table(1, 3), two = table(2, 3), three = table(3, 3);
     const FailoverProposal p = move(two, 1, 2, 1);
     VersionVector held;

@@ -630,8 +630,8 @@ TEST_CASE("reclaiming an expired key frees its contents, the sweep keeps the TTL
 }
 
 TEST_CASE(
-    "at the heir a bounded write first hands over the retired replicas with a stake in the key; "
-    "a refused write hands over nothing; a retired writer is refused") {
+    "at the heir a bounded write first hands over the retired replicas with a stake in the key, "
+    "a refused write hands over nothing, and a retired writer is refused") {
     const Policy policy = policy_of(ValueType::bounded_counter, 0);
     Value state = counter_at(policy, 10, writer_at(us, 1));
     const std::vector<ReplicaId> retired{us};

@@ -103,7 +103,7 @@ TEST_CASE("bounded handover: heirs chain, and the last one holds everything") {
     CHECK(c.rights(us, zero) == 0);
 }
 
-TEST_CASE("bounded handover: one heir per replica; handing over again changes nothing") {
+TEST_CASE("bounded handover: one heir per replica, and handing over again changes nothing") {
     BoundedCounter c;
     ok(c.increment(us, 10));
     ok(c.hand_over(us, eu));
@@ -145,7 +145,7 @@ TEST_CASE(
     CHECK(careless.value() == -10);
 }
 
-TEST_CASE("bounded handover: encodings round-trip; malformed handovers are refused") {
+TEST_CASE("bounded handover: encodings round-trip, and malformed handovers are refused") {
     BoundedCounter c;
     ok(c.increment(us, 9));
     ok(c.transfer(us, ap, 4, zero));
