@@ -107,6 +107,7 @@ std::vector<crdt::Value> sample_values() {
     values.emplace_back(up);
     values.emplace_back(bounded);
     if (auto moved = bounded.transfer(eu, us, 20, floor)) values.emplace_back(*moved);
+    if (auto handed = bounded.hand_over(us, eu)) values.emplace_back(*handed);  // a retirement's
 
     // A hash: an HSET, an HINCRBY, the whole hash, an HDEL's and a DEL's deltas.
     crdt::Hash hash;
@@ -512,14 +513,16 @@ void home_messages(Corpus& corpus) {
     vv.advance(us, 12);
     vv.advance(eu, 19);
     const conflict::HomeEntry moved{1, 2, 3, vv};
+    const conflict::Retirement retired{us, 2, 3};
     const std::vector<node::HomeMessage> messages = {
         conflict::FailoverProposal{7, 2, 3, {conflict::HomeEntry{1, 1, 0, {}}}, true},
         conflict::FailoverVote{7, true, 0, 250, vv, "", {moved}},
         conflict::FailoverVote{7, false, 4, 0, {}, "epoch 3 is not above 4"},
         conflict::FailoverOutcome{7, 3, {1}},
-        conflict::LeaseRequest{8, {moved}},
+        conflict::LeaseRequest{8, {moved}, {retired}},
         conflict::LeaseGrant{8, {1, 2}},
-        node::HomeCommits{{moved}},
+        node::HomeCommits{{moved}, {retired}},
+        conflict::RetirementReport{retired, 12},
     };
     std::string sequence;
     for (std::size_t i = 0; i < messages.size(); ++i) {
@@ -532,7 +535,7 @@ void home_messages(Corpus& corpus) {
     corpus.add(t, "sequence", with(6, sequence));
     corpus.add(t, "durable",
                with(1, node::encode(conflict::HomeDurable{
-                           {moved}, {conflict::HomePromise{2, 5, 3, false}}})));
+                           {moved}, {conflict::HomePromise{2, 5, 3, false}}, {retired}})));
     corpus.add(t, "forward",
                with(2, node::encode(node::ForwardRequest{
                            {us, 99, 1}, {"DECRBY", "acct:{us-east}:1", "5"}, 1, 3})));
