@@ -48,11 +48,6 @@ bool all_read(Cluster& cluster, long long expected) {
     return true;
 }
 
-bool connected(Cluster& cluster, const std::string& region, int peers) {
-    RedisClient c = cluster.client(region);
-    return info_number(c, "connected_regions") == peers;
-}
-
 // MERIDIAN HOMES at `region`: home -> {owner, epoch, here}; nothing if it does not answer one.
 struct HomeRow {
     std::string owner;
@@ -100,12 +95,6 @@ std::vector<Outcome> withdraw(Cluster& cluster, const std::vector<std::string>& 
         });
     for (auto& t : threads) t.join();
     return outcomes;
-}
-
-void start_connected(Cluster& cluster) {
-    cluster.start_all();
-    for (const auto& region : three_regions)
-        REQUIRE(eventually([&] { return connected(cluster, region, 2); }, 15000));
 }
 
 // Deposits `amount` at the home, us-east, and waits until every region reads it.

@@ -620,6 +620,22 @@ bool eventually(std::function<bool()> predicate, int timeout_ms) {
     }
 }
 
+bool connected(Cluster& cluster, const std::string& region, int peers) {
+    RedisClient c = cluster.client(region);
+    return info_number(c, "connected_regions") == peers;
+}
+
+void start_connected(Cluster& cluster) {
+    cluster.start_all();
+    const std::vector<std::string> regions = cluster.region_names();
+    for (const auto& region : regions) {
+        INFO(region);
+        REQUIRE(eventually(
+            [&] { return connected(cluster, region, static_cast<int>(regions.size()) - 1); },
+            15000));
+    }
+}
+
 std::pair<int, std::string> run_program(const std::string& program,
                                         const std::vector<std::string>& args, int timeout_ms) {
     int out[2];

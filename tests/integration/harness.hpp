@@ -289,6 +289,11 @@ long long info_number(RedisClient& client, const std::string& field);
 // Polls `predicate` every few ms until it holds (true) or `timeout_ms` passes (false).
 bool eventually(std::function<bool()> predicate, int timeout_ms);
 
+// Whether `region` replicates with `peers` regions now (INFO connected_regions).
+bool connected(Cluster& cluster, const std::string& region, int peers);
+// Starts every region of `cluster` and REQUIREs that each links to all the others in 15 s.
+void start_connected(Cluster& cluster);
+
 // Runs a program to completion: {exit status (128 + signal if killed by one), stdout and stderr
 // interleaved}. After timeout_ms it is killed and the status is -1; -1 too if it cannot start.
 std::pair<int, std::string> run_program(const std::string& program,

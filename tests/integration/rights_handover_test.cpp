@@ -42,17 +42,6 @@ bool all_read(Cluster& cluster, const std::string& key, long long expected) {
     return true;
 }
 
-bool connected(Cluster& cluster, const std::string& region, int peers) {
-    RedisClient c = cluster.client(region);
-    return info_number(c, "connected_regions") == peers;
-}
-
-void start_connected(Cluster& cluster) {
-    cluster.start_all();
-    for (const auto& region : three_regions)
-        REQUIRE(eventually([&] { return connected(cluster, region, 2); }, 15000));
-}
-
 // The handover row of MERIDIAN HOMES at `region` for retired replica `replica` ("us-east/0").
 std::string handover_state(Cluster& cluster, const std::string& region,
                            const std::string& replica) {
