@@ -289,10 +289,6 @@ void HandoverTally::report(crdt::RegionId from, const RetirementReport& report) 
     reports_[report.retirement.replica][from] = report;
 }
 
-void HandoverTally::forget(crdt::RegionId from) {
-    for (auto& [replica, by_region] : reports_) by_region.erase(from);
-}
-
 std::vector<crdt::RegionId> HandoverTally::missing(const Retirement& retirement,
                                                    const std::vector<crdt::RegionId>& regions,
                                                    crdt::RegionId self) const {

@@ -251,9 +251,8 @@ private:
 // heir's log must hold every write of the replica that any of them held.
 class HandoverTally {
 public:
+    // A region's latest report replaces its earlier ones (reports come again on every link up).
     void report(crdt::RegionId from, const RetirementReport& report);
-    // Forgets a region's reports (it restarted: it will report again).
-    void forget(crdt::RegionId from);
     // Regions still to report `retirement`, among `regions` (nothing missing: empty).
     std::vector<crdt::RegionId> missing(const Retirement& retirement,
                                         const std::vector<crdt::RegionId>& regions,

@@ -143,15 +143,16 @@ public:
     friend void serialize(Archive& archive, BoundedCounter& counter);
 
 private:
-    // The rights `replica` holds before handovers to or from it are looked at.
+    // The rights `replica` holds itself (its part frozen if it is handed over), without what
+    // it inherits.
     detail::Int128 own_rights(ReplicaId replica, const Floor& floor, Retiring retiring) const;
     // own_rights plus what the replicas handed over to it held, through chains of
     // heirs at most `depth` long (a decoded cycle must not recurse for ever).
     detail::Int128 inherited_rights(ReplicaId replica, const Floor& floor, Retiring retiring,
                                     std::size_t depth) const;
     detail::Int128 exact_rights(ReplicaId replica, const Floor& floor, Retiring retiring) const;
-    // Calls f(to, amount) for every transfer from `from` that counts: frozen when
-    // `from` is handed over.
+    // Calls f(transfer) for every transfer that counts: as frozen by the handover of its
+    // `from`, if there is one.
     template <class F>
     void for_each_transfer(F&& f) const;
     Transfer& transfer_entry(ReplicaId from, ReplicaId to);

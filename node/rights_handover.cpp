@@ -14,8 +14,7 @@ constexpr std::size_t kKeysPerStep = 512;
 
 }  // namespace
 
-RightsHandover::RightsHandover(boost::asio::io_context& io, Database& db)
-    : io_(io), db_(db), timer_(io) {}
+RightsHandover::RightsHandover(boost::asio::io_context& io, Database& db) : db_(db), timer_(io) {}
 
 RightsHandover::~RightsHandover() {
     alive_.reset();

@@ -29,7 +29,6 @@ public:
 private:
     void step();
 
-    boost::asio::io_context& io_;
     Database& db_;
     boost::asio::steady_timer timer_;
     std::uint64_t cursor_ = 0;
