@@ -1,7 +1,8 @@
 // The replication core on a deterministic simulated network: many seeds of
 // concurrent writes, partitions, duplicated frames and crashes, each checked
-// against a model once the network heals. CI runs 2,300 seeds in all (set
-// MERIDIAN_SIM_SEEDS to run more per case). A failing seed prints itself:
+// against a model once the network heals. CI runs 1,200 seeds in all;
+// scripts/soak.sh runs many more (MERIDIAN_SIM_SEEDS per case, starting at
+// MERIDIAN_SIM_FIRST_SEED). A failing seed prints itself:
 //   MERIDIAN_SIM_SEED=<seed> build-asan/bin/replication_tests "[simulation]"
 #include <catch2/catch.hpp>
 #include <cstdlib>
@@ -23,8 +24,8 @@ std::uint64_t env_or(const char* name, std::uint64_t fallback) {
 template <class Configure>
 void run_seeds(std::uint64_t count, Configure configure) {
     const std::uint64_t only = env_or("MERIDIAN_SIM_SEED", 0);
-    const std::uint64_t first = only ? only : 1;
-    const std::uint64_t last = only ? only : count;
+    const std::uint64_t first = only ? only : env_or("MERIDIAN_SIM_FIRST_SEED", 1);
+    const std::uint64_t last = only ? only : first + count - 1;
     for (std::uint64_t seed = first; seed <= last; ++seed) {
         SimOptions options;
         options.seed = seed;
@@ -40,7 +41,7 @@ void run_seeds(std::uint64_t count, Configure configure) {
 
 TEST_CASE("regions converge exactly after partitions, duplicates and crashes under fsync = always",
           "[simulation]") {
-    run_seeds(env_or("MERIDIAN_SIM_SEEDS", 800), [](SimOptions& o) {
+    run_seeds(env_or("MERIDIAN_SIM_SEEDS", 400), [](SimOptions& o) {
         o.nodes = 3 + static_cast<int>(o.seed % 3);
         o.fsync_always = true;
     });
@@ -48,14 +49,14 @@ TEST_CASE("regions converge exactly after partitions, duplicates and crashes und
 
 TEST_CASE("regions converge after crashes that lose unsynced writes under fsync = no",
           "[simulation]") {
-    run_seeds(env_or("MERIDIAN_SIM_SEEDS", 700), [](SimOptions& o) {
+    run_seeds(env_or("MERIDIAN_SIM_SEEDS", 300), [](SimOptions& o) {
         o.nodes = 3 + static_cast<int>(o.seed % 3);
         o.fsync_always = false;
     });
 }
 
 TEST_CASE("a region behind the retained log converges through full-state sync", "[simulation]") {
-    run_seeds(env_or("MERIDIAN_SIM_SEEDS", 500), [](SimOptions& o) {
+    run_seeds(env_or("MERIDIAN_SIM_SEEDS", 200), [](SimOptions& o) {
         o.nodes = 3 + static_cast<int>(o.seed % 2);
         o.fsync_always = o.seed % 2 == 0;
         o.retention_records = 40;
