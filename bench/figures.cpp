@@ -484,14 +484,20 @@ void figure_catchup(const Settings& s, Results& out) {
         spec.total_ops = s.fullsync_keys;
         check_errors("meridian full-sync load", run_load(meridian.writer_port(), spec));
         if (!meridian.wait_replicated(600000)) throw BenchError("region 2 never caught up");
-        // Until a snapshot has let both running regions drop the start of their WAL.
+        // Until a snapshot has let both running regions drop the start of their WAL. A smoke
+        // run's few keys never fill the 1 MiB retention: nothing to wait for.
         const auto wal_trimmed = [&](std::uint16_t port) {
             Client c(port);
             return to_u64(c.info("persistence")["wal_first_lsn"]) > 1;
         };
-        wait_until([&] { return wal_trimmed(meridian.writer_port()) &&
-                                wal_trimmed(meridian.replica_port(0)); },
-                   30000, 50);
+        if (!s.smoke) {
+            wait_until(
+                [&] {
+                    return wal_trimmed(meridian.writer_port()) &&
+                           wal_trimmed(meridian.replica_port(0));
+                },
+                30000, 50);
+        }
         const auto t0 = Clock::now();
         meridian.start_region(2);
         if (!meridian.wait_replicated(600000)) throw BenchError("region 3 never caught up");
