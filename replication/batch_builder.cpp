@@ -1,6 +1,7 @@
 #include "replication/batch_builder.hpp"
 
 #include <algorithm>
+#include <optional>
 
 #include "replication/record_format.hpp"
 
@@ -12,42 +13,61 @@ void BatchBuilder::add(std::shared_ptr<const LogRecord> record, std::size_t byte
     auto open = open_by_origin_.find(record->origin);
     if (open != open_by_origin_.end()) {
         Entry& entry = batch_[open->second];
-        if (record->lo <= entry.record().hi + 1) {
-            join_into(entry, *record);
+        if (record->lo <= entry.hi + 1) {
+            join_into(entry, std::move(record));
             return;
         }
     }
     open_by_origin_[record->origin] = batch_.size();
-    batch_.push_back(Entry{std::move(record), std::nullopt, {}});
+    const std::uint64_t lo = record->lo, hi = record->hi;
+    batch_.push_back(Entry{std::move(record), lo, hi, false, {}, {}});
 }
 
-void BatchBuilder::join_into(Entry& entry, const LogRecord& next) {
-    if (!entry.joined) {
-        entry.joined = *entry.shared;
-        entry.joined->request.reset();  // only the home's own log needs it
-        entry.shared.reset();
-        for (std::size_t i = 0; i < entry.joined->deltas.size(); ++i)
-            entry.key_index.emplace(entry.joined->deltas[i].key, i);
+void BatchBuilder::join_into(Entry& entry, std::shared_ptr<const LogRecord> next) {
+    if (!entry.is_joined) {
+        entry.is_joined = true;
+        entry.parts.reserve(entry.first->deltas.size() + next->deltas.size());
+        for (const KeyDelta& delta : entry.first->deltas) add_part(entry, delta);
     }
-    LogRecord& record = *entry.joined;
-    record.lo = std::min(record.lo, next.lo);
-    record.hi = std::max(record.hi, next.hi);
-    for (const KeyDelta& delta : next.deltas) {
-        auto [it, inserted] = entry.key_index.try_emplace(delta.key, record.deltas.size());
-        if (inserted || !record.deltas[it->second].delta.join(delta.delta)) {
-            // New key, or (after a policy change) a delta of another type:
-            // ship it separately and let the receiver decide.
-            if (!inserted) it->second = record.deltas.size();
-            record.deltas.push_back(delta);
-        }
+    entry.lo = std::min(entry.lo, next->lo);
+    entry.hi = std::max(entry.hi, next->hi);
+    for (const KeyDelta& delta : next->deltas) add_part(entry, delta);
+    joined_records_.push_back(std::move(next));
+}
+
+void BatchBuilder::add_part(Entry& entry, const KeyDelta& delta) {
+    auto [it, inserted] = entry.key_index.try_emplace(delta.key, entry.parts.size());
+    if (!inserted) {
+        Part& part = entry.parts[it->second];
+        if (!part.joined) part.joined = std::make_unique<KeyDelta>(*part.logged);
+        if (part.joined->delta.join(delta.delta)) return;
+        // After a policy change, a delta of another type: ship it separately and let the
+        // receiver decide.
+        it->second = entry.parts.size();
     }
+    entry.parts.push_back(Part{&delta, nullptr});
+}
+
+// A joined entry encodes as the LogRecord it stands for (record_format.hpp), without the
+// request stamp: only the home's own log needs it.
+template <class Archive>
+void save(Archive& ar, const BatchBuilder::Entry& entry) {
+    if (!entry.is_joined) {
+        ar(*entry.first);
+        return;
+    }
+    const LogRecord& first = *entry.first;
+    ar(static_cast<std::uint8_t>(LogRecord::Kind::deltas), first.origin, entry.lo, entry.hi);
+    ar(cereal::make_size_tag(static_cast<cereal::size_type>(entry.parts.size())));
+    for (const BatchBuilder::Part& part : entry.parts) ar(part.delta());
+    ar(std::optional<RequestStamp>{});
 }
 
 std::string BatchBuilder::encode_and_clear() {
     std::string out;
-    write_records_payload(out, batch_,
-                          [](const Entry& entry) -> const LogRecord& { return entry.record(); });
+    write_records_payload(out, batch_);
     batch_.clear();
+    joined_records_.clear();
     open_by_origin_.clear();
     bytes_ = 0;
     records_added_ = 0;

@@ -97,3 +97,45 @@ TEST_CASE("records payload: the batch builder's payload is what encode_records w
     CHECK(*back == expected);
     CHECK(batch.empty());
 }
+
+TEST_CASE(
+    "records payload: a key written in several joined records ships once, joined, and the logged "
+    "records stay as they were") {
+    repl::BatchBuilder batch;
+    const auto clocks = busy_clocks(5);
+    auto a = sets(us, 1, {clocks[0], clocks[1]});  // lww:1, lww:2
+    auto b = sets(us, 3, {clocks[2]});
+    b.deltas[0].key = "lww:1";  // lww:1 again, later
+    auto c = sets(us, 4, {clocks[3]});
+    c.deltas[0].key = "lww:2";
+    crdt::PnCounter counter;
+    c.deltas.push_back(repl::KeyDelta{"lww:1", crdt::Value(*counter.add(us, 5))});  // another type
+    a.request = repl::RequestStamp{eu, 7, 1, "+OK\r\n"};
+    const auto logged_a = std::make_shared<const repl::LogRecord>(a);
+    const auto logged_b = std::make_shared<const repl::LogRecord>(b);
+    const auto logged_c = std::make_shared<const repl::LogRecord>(c);
+    batch.add(logged_a, 0);
+    batch.add(logged_b, 0);
+    batch.add(logged_c, 0);
+    const std::string payload = batch.encode_and_clear();
+
+    repl::LogRecord joined = a;
+    joined.hi = c.hi;
+    joined.request.reset();  // only the home's own log needs it
+    REQUIRE(joined.deltas[0].delta.join(b.deltas[0].delta));
+    REQUIRE(joined.deltas[1].delta.join(c.deltas[0].delta));
+    joined.deltas.push_back(c.deltas[1]);  // a counter cannot join a register: shipped apart
+    CHECK(payload == repl::encode_records({joined}));
+    CHECK(joined.deltas[0].delta != a.deltas[0].delta);  // the join did change something
+    CHECK(*logged_a == a);
+    CHECK(*logged_b == b);
+    CHECK(*logged_c == c);
+}
+
+TEST_CASE("records payload: a lone record ships as logged, its request stamp included") {
+    repl::BatchBuilder batch;
+    auto a = sets(us, 1, busy_clocks(2));
+    a.request = repl::RequestStamp{eu, 7, 1, "+OK\r\n"};
+    batch.add(std::make_shared<const repl::LogRecord>(a), 0);
+    CHECK(batch.encode_and_clear() == repl::encode_records({a}));
+}
