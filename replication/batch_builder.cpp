@@ -56,11 +56,9 @@ void save(Archive& ar, const BatchBuilder::Entry& entry) {
         ar(*entry.first);
         return;
     }
-    const LogRecord& first = *entry.first;
-    ar(static_cast<std::uint8_t>(LogRecord::Kind::deltas), first.origin, entry.lo, entry.hi);
-    ar(cereal::make_size_tag(static_cast<cereal::size_type>(entry.parts.size())));
-    for (const BatchBuilder::Part& part : entry.parts) ar(part.delta());
-    ar(std::optional<RequestStamp>{});
+    save_deltas_record(
+        ar, entry.first->origin, entry.lo, entry.hi, entry.parts, std::optional<RequestStamp>{},
+        [](const BatchBuilder::Part& part) -> const KeyDelta& { return part.delta(); });
 }
 
 std::string BatchBuilder::encode_and_clear() {

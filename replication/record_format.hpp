@@ -4,6 +4,8 @@
 
 #include <cereal/types/optional.hpp>
 #include <functional>
+#include <iterator>
+#include <optional>
 #include <string>
 
 #include "crdt/serialization.hpp"
@@ -21,11 +23,27 @@ void serialize(Archive& ar, RequestStamp& s) {
     ar(s.requester, s.nonce, s.counter, s.reply);
 }
 
+// A deltas record, kind byte included, from its parts: `deltas` is any sized range whose items
+// `delta_of` maps to a KeyDelta, so a record joined from others (BatchBuilder) is written
+// without being assembled. The deltas encode as a std::vector<KeyDelta> does.
+template <class Archive, class Deltas, class DeltaOf = std::identity>
+void save_deltas_record(Archive& ar, crdt::ReplicaId origin, std::uint64_t lo, std::uint64_t hi,
+                        const Deltas& deltas, const std::optional<RequestStamp>& request,
+                        DeltaOf delta_of = {}) {
+    ar(static_cast<std::uint8_t>(LogRecord::Kind::deltas), origin, lo, hi);
+    ar(cereal::make_size_tag(static_cast<cereal::size_type>(std::size(deltas))));
+    for (const auto& item : deltas) ar(delta_of(item));
+    ar(request);
+}
+
 template <class Archive>
 void save(Archive& ar, const LogRecord& r) {
+    if (r.kind == LogRecord::Kind::deltas)
+        return save_deltas_record(ar, r.origin, r.lo, r.hi, r.deltas, r.request);
     ar(static_cast<std::uint8_t>(r.kind));
     switch (r.kind) {
-        case LogRecord::Kind::deltas: ar(r.origin, r.lo, r.hi, r.deltas, r.request); break;
+        case LogRecord::Kind::deltas:
+            break;  // above
         case LogRecord::Kind::state: ar(r.deltas); break;
         case LogRecord::Kind::vv_merge: ar(r.merged); break;
         case LogRecord::Kind::clock: ar(r.unix_ms); break;
